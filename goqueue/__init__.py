@@ -1,0 +1,57 @@
+"""goqueue: a small thread-safe job queue, and a lab for seeing why it has to be.
+
+The core is the Python form of the Go tutorial step "Worker Pool & Thread Safety":
+a ``Job`` with a status machine, a handler ``Registry`` guarded by an ``RWLock``, a
+``JobStorage`` that hands out copies, a ``JobProcessor``, a ``WorkerPool`` and the
+``Queue`` facade. The race lab lives apart, in ``goqueue.lab``; the core never imports it.
+"""
+
+from __future__ import annotations
+
+from . import backoff
+from .backoff import BackoffPolicy
+from .context import JobContext
+from .errors import (
+    GoQueueError,
+    InvalidTransition,
+    JobNotFound,
+    PayloadNotStorable,
+    QueueClosed,
+    QueueStateError,
+    UnknownJobType,
+)
+from .job import Job, JobStatus
+from .pool import PoolState, QueueStatistics, ShutdownReport, WorkerPool
+from .processor import JobProcessor
+from .queue import Queue
+from .registry import Handler, Registry
+from .rwlock import RWLock
+from .storage import JobStorage, MemoryStorage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackoffPolicy",
+    "GoQueueError",
+    "Handler",
+    "InvalidTransition",
+    "Job",
+    "JobContext",
+    "JobNotFound",
+    "JobProcessor",
+    "JobStatus",
+    "JobStorage",
+    "MemoryStorage",
+    "PayloadNotStorable",
+    "PoolState",
+    "Queue",
+    "QueueClosed",
+    "QueueStateError",
+    "QueueStatistics",
+    "RWLock",
+    "Registry",
+    "ShutdownReport",
+    "UnknownJobType",
+    "WorkerPool",
+    "backoff",
+]

@@ -1,0 +1,67 @@
+"""The exceptions goqueue raises.
+
+Misuse of a queue's state gets a class of its own; a bad argument gets the built-in
+``ValueError`` or ``TypeError`` (or a subclass of one, so ``except TypeError`` still works).
+Every message is lowercase and names the thing that is wrong::
+
+    GoQueueError
+     ├── UnknownJobType        (also a LookupError)  no handler registered for a job type
+     ├── JobNotFound           (also a LookupError)  no job with that id in the storage
+     ├── InvalidTransition     (also a ValueError)   e.g. pending -> completed
+     ├── PayloadNotStorable    (also a TypeError)    a payload value JSON cannot hold
+     └── QueueStateError       (also a RuntimeError) start twice, submit before start
+          └── QueueClosed                            submit after stop
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GoQueueError",
+    "InvalidTransition",
+    "JobNotFound",
+    "PayloadNotStorable",
+    "QueueClosed",
+    "QueueStateError",
+    "UnknownJobType",
+]
+
+
+class GoQueueError(Exception):
+    """Base class of every exception goqueue defines."""
+
+
+class UnknownJobType(GoQueueError, LookupError):
+    """No handler is registered for the job type."""
+
+    def __init__(self, job_type: str) -> None:
+        super().__init__(f"no handler registered for job type: {job_type!r}")
+        self.job_type = job_type
+
+
+class JobNotFound(GoQueueError, LookupError):
+    """No job with this id is stored."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class InvalidTransition(GoQueueError, ValueError):
+    """A job was asked to move between two statuses that are not connected."""
+
+    def __init__(self, current: object, target: object) -> None:
+        super().__init__(f"invalid job status transition: {current} -> {target}")
+        self.current = current
+        self.target = target
+
+
+class PayloadNotStorable(GoQueueError, TypeError):
+    """A payload holds a value that cannot be stored as JSON."""
+
+
+class QueueStateError(GoQueueError, RuntimeError):
+    """The queue is not in a state that allows the call (e.g. ``start()`` twice)."""
+
+
+class QueueClosed(QueueStateError):
+    """The queue was stopped and accepts no more jobs."""

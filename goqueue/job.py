@@ -1,0 +1,172 @@
+"""The job: what a worker runs, and the state machine every job moves through.
+
+::
+
+               mark_running            mark_completed
+    PENDING ───────────────▶ PROCESSING ─────────────▶ COMPLETED
+       ▲  │                     │   │
+       │  │ cancel              │   │ mark_failed, no attempts left
+       │  ▼                     │   ▼
+       │ CANCELLED              │  FAILED
+       └────────────────────────┘
+         mark_failed, attempts left (the retry waits for its backoff)
+
+COMPLETED, FAILED and CANCELLED are final. A ``Job`` object belongs to one thread at a
+time: the storage hands out copies (see ``goqueue.storage``), so a caller's snapshot never
+changes under it while a worker runs the job.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import InvalidTransition
+from .payload import copy_payload
+
+__all__ = ["Job", "JobStatus"]
+
+
+class JobStatus(enum.Enum):
+    """Where a job is in its life. The values are the lowercase names."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_final(self) -> bool:
+        """True for COMPLETED, FAILED and CANCELLED: the job will not run again."""
+        return self in _FINAL
+
+
+_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# Every allowed move. Anything else raises InvalidTransition.
+_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PENDING}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_job_id() -> str:
+    """A fresh job id: a random UUID, so concurrent submits never collide."""
+    return uuid.uuid4().hex
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of work: a type that picks the handler, and the payload it gets.
+
+    ``max_retry`` is, as in the tutorial, the maximum number of *attempts* in total:
+    ``max_retry=3`` runs the handler at most three times.
+
+    >>> job = Job(type="email", payload={"to": "ada"}, max_retry=2)
+    >>> job.status, job.attempts
+    (<JobStatus.PENDING: 'pending'>, 0)
+    >>> job.mark_running(); job.mark_failed(ValueError("smtp down"))
+    >>> job.status, job.attempts, job.error, job.can_retry()
+    (<JobStatus.PENDING: 'pending'>, 1, 'ValueError: smtp down', True)
+    >>> job.mark_completed()
+    Traceback (most recent call last):
+      ...
+    goqueue.errors.InvalidTransition: invalid job status transition: pending -> completed
+    """
+
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    max_retry: int = 1
+    id: str = field(default_factory=new_job_id)
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=_now)
+    #: When a retry waiting for its backoff becomes due (None when nothing is scheduled).
+    next_attempt_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retry, bool) or not isinstance(self.max_retry, int):
+            raise TypeError(f"max_retry must be an int, got {type(self.max_retry).__name__}")
+        if self.max_retry < 1:
+            raise ValueError(f"max_retry must be >= 1, got {self.max_retry}")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Job {self.id[:8]} {self.type!r} {self.status.value}"
+            f" attempts={self.attempts}/{self.max_retry}>"
+        )
+
+    def change_status(self, status: JobStatus) -> None:
+        """Move to *status*, or raise ``InvalidTransition`` if the state machine forbids it."""
+        if status not in _TRANSITIONS[self.status]:
+            raise InvalidTransition(self.status, status)
+        self.status = status
+        self.updated_at = _now()
+
+    def mark_running(self) -> None:
+        """PENDING -> PROCESSING, counting one more attempt."""
+        self.change_status(JobStatus.PROCESSING)
+        self.attempts += 1
+        self.next_attempt_at = None
+
+    def mark_completed(self) -> None:
+        """PROCESSING -> COMPLETED, clearing the error of any earlier attempt."""
+        self.change_status(JobStatus.COMPLETED)
+        self.error = None
+
+    def mark_failed(self, err: BaseException | str, *, retry: bool = True) -> None:
+        """Record a failed attempt: back to PENDING if attempts are left, else FAILED.
+
+        Args:
+            err: the exception the handler raised (recorded as ``"ValueError: boom"``)
+                or a message.
+            retry: False for failures that another attempt cannot fix (no handler for
+                the type): the job fails at once.
+        """
+        self.error = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+        if retry and self.can_retry():
+            self.change_status(JobStatus.PENDING)
+        else:
+            self.change_status(JobStatus.FAILED)
+
+    def cancel(self) -> None:
+        """PENDING -> CANCELLED: the queue stopped before this job (or its retry) started."""
+        self.change_status(JobStatus.CANCELLED)
+        self.next_attempt_at = None
+
+    def can_retry(self) -> bool:
+        """True while fewer than ``max_retry`` attempts have been made."""
+        return self.attempts < self.max_retry
+
+    def backoff_duration(self) -> float:
+        """The tutorial's wait before the next attempt: ``attempts ** 2`` seconds.
+
+        >>> job = Job(type="email", max_retry=5)
+        >>> [(job.mark_running(), job.backoff_duration(), job.mark_failed("x"))[1]
+        ...  for _ in range(4)]
+        [1.0, 4.0, 9.0, 16.0]
+        """
+        return float(self.attempts**2)
+
+    def copy(self) -> Job:
+        """An independent snapshot: changing it (payload included) changes nothing else."""
+        clone = object.__new__(Job)
+        clone.__dict__.update(self.__dict__)
+        clone.payload = copy_payload(self.payload)
+        return clone

@@ -1,0 +1,435 @@
+"""The worker pool: threads that take job ids from a bounded buffer and run the jobs.
+
+This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
+
+* The buffer carries job **ids**, not ``Job`` objects. A worker *claims* the job from the
+  storage (an atomic pending -> processing), so it works on its own copy and never on an
+  object the submitter or another worker also holds.
+* ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
+  job is final (scheduled retries included), and only then tells the workers to exit, one
+  sentinel each. The Go original cancelled its context first, so workers chose at random
+  between exiting and taking the next buffered job, and buffered jobs were dropped.
+* ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
+  for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
+* A failed job with attempts left is not put back at once and not slept on: a scheduler
+  thread holds it in a heap until its backoff is over, then puts it in the buffer.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .backoff import BackoffPolicy, Quadratic
+from .errors import JobNotFound, QueueClosed, QueueStateError, UnknownJobType
+from .job import Job, JobStatus
+from .processor import JobProcessor
+from .registry import Registry
+from .storage import JobStorage
+
+__all__ = ["PoolState", "QueueStatistics", "ShutdownReport", "WorkerPool"]
+
+log = logging.getLogger("goqueue")
+
+
+class PoolState(enum.Enum):
+    """NEW -> RUNNING -> STOPPING -> STOPPED; never back."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class QueueStatistics:
+    """A snapshot of a pool's counters (all taken under one lock, so consistent)."""
+
+    state: PoolState
+    workers: int
+    submitted: int  # jobs accepted by this pool, including jobs recovered from storage
+    unfinished: int  # accepted and not final yet
+    buffered: int  # ids waiting in the buffer for a worker (approximate)
+    running: int  # jobs a worker is running right now
+    scheduled_retries: int  # failed jobs waiting for their backoff to pass
+    completed: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What ``stop()`` did.
+
+    Attributes:
+        drained: True if every job reached COMPLETED or FAILED without being cancelled.
+        cancelled: ids of the jobs this stop cancelled before they (or their retry) ran.
+    """
+
+    drained: bool
+    cancelled: tuple[str, ...] = ()
+
+
+_SENTINEL = None  # put once per worker: "no more jobs, exit"
+
+
+class WorkerPool:
+    """A fixed number of worker threads running jobs from a bounded buffer.
+
+    Args:
+        storage: where jobs are read, claimed and saved.
+        registry: where workers look up each job's handler.
+        worker_count: how many worker threads (>= 1). The buffer holds twice as many
+            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure).
+        backoff: the default wait before a retry; the tutorial's ``Quadratic()``.
+    """
+
+    def __init__(
+        self,
+        storage: JobStorage,
+        registry: Registry,
+        worker_count: int,
+        *,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
+        if isinstance(worker_count, bool) or not isinstance(worker_count, int):
+            raise TypeError(f"worker_count must be an int, got {type(worker_count).__name__}")
+        if worker_count < 1:
+            raise ValueError(f"worker_count must be >= 1, got {worker_count}")
+        self.storage = storage
+        self.registry = registry
+        self.processor = JobProcessor(storage)
+        self.worker_count = worker_count
+        self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
+        self._buffer: queue.Queue[str | None] = queue.Queue(maxsize=worker_count * 2)
+        self._cancelled = threading.Event()  # set when stopping without draining
+        self._threads: list[threading.Thread] = []
+
+        # Held while a job is accepted (state checked, job saved, counted), and while
+        # the state changes, so stop() never misses a job that submit() accepted.
+        self._submit_lock = threading.Lock()
+        self._lock = threading.Lock()
+        # Guarded by self._lock; NEW -> RUNNING -> STOPPING also under self._submit_lock:
+        self._state = PoolState.NEW
+        # Guarded by self._lock:
+        # Invariants: every id in _unfinished is stored and not final, or is being run;
+        #             _scheduled holds only ids that are in _unfinished.
+        self._unfinished: set[str] = set()
+        self._scheduled: list[tuple[float, int, str]] = []  # heap of (due, seq, job id)
+        self._sequence = 0  # tie-breaker for the heap
+        self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
+        self._type_backoff: dict[str, BackoffPolicy] = {}
+        self._submitted = 0
+        self._running = 0
+        self._final_counts = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 0, JobStatus.CANCELLED: 0}
+        self._report: ShutdownReport | None = None
+        # Notified when _unfinished becomes empty.
+        self._idle = threading.Condition(self._lock)
+        # Notified whenever a job becomes final (wait() listens).
+        self._job_finished = threading.Condition(self._lock)
+        # Notified when _scheduled gains an earlier entry or the pool stops.
+        self._retry_changed = threading.Condition(self._lock)
+        # Set by stop() once the scheduler must exit.
+        self._scheduler_exit = False
+        # Notified when stop() has finished (for a second, concurrent stop()).
+        self._stopped = threading.Condition(self._lock)
+
+    def __repr__(self) -> str:
+        s = self.statistics()
+        return (
+            f"<WorkerPool {s.state} workers={s.workers} unfinished={s.unfinished}"
+            f" running={s.running} completed={s.completed} failed={s.failed}"
+            f" cancelled={s.cancelled}>"
+        )
+
+    @property
+    def state(self) -> PoolState:
+        return self._state
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers and the retry scheduler, then pick up pending jobs.
+
+        Jobs already pending in the storage (left by an earlier process, or scheduled
+        for a retry) are taken on as if submitted, each when it is due.
+
+        Raises:
+            QueueStateError: the pool was started before.
+        """
+        with self._submit_lock, self._lock:
+            if self._state is not PoolState.NEW:
+                raise QueueStateError(f"worker pool cannot be started: it is {self._state}")
+            self._state = PoolState.RUNNING
+        for n in range(1, self.worker_count + 1):
+            self._spawn(self._worker, f"goqueue-worker-{n}")
+        self._spawn(self._scheduler, "goqueue-scheduler")
+        self._recover()
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
+
+    def _recover(self) -> None:
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            for job in self.storage.list_jobs(JobStatus.PENDING):
+                if job.id in self._unfinished:
+                    continue
+                self._unfinished.add(job.id)
+                self._submitted += 1
+                delay = 0.0
+                if job.next_attempt_at is not None:
+                    delay = max(0.0, (job.next_attempt_at - now).total_seconds())
+                self._schedule(job.id, delay)
+
+    def submit(self, job: Job, *, backoff: BackoffPolicy | None = None) -> None:
+        """Save *job* and hand its id to the workers; block while the buffer is full.
+
+        Raises:
+            QueueClosed: the pool was stopped.
+            QueueStateError: the pool was never started.
+        """
+        with self._submit_lock:
+            if self._state is not PoolState.RUNNING:
+                if self._state is PoolState.NEW:
+                    raise QueueStateError("queue is not started: call start() first")
+                raise QueueClosed("queue is stopped: submit_job() after stop()")
+            self.storage.save_job(job)
+            with self._lock:
+                self._unfinished.add(job.id)
+                self._submitted += 1
+                if backoff is not None:
+                    self._job_backoff[job.id] = backoff
+        self._buffer.put(job.id)  # blocks while full: backpressure, like the Go channel
+
+    def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
+        """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
+        with self._lock:
+            if backoff is None:
+                self._type_backoff.pop(job_type, None)
+            else:
+                self._type_backoff[job_type] = backoff
+
+    def stop(self, drain: bool = True, timeout: float | None = None) -> ShutdownReport:
+        """Stop accepting jobs, finish or cancel the accepted ones, and stop the threads.
+
+        Args:
+            drain: True (the default) runs every accepted job to COMPLETED or FAILED,
+                retries included; False cancels the jobs not yet started and sets
+                ``ctx.cancelled`` for the running ones.
+            timeout: with ``drain=True``, how long to drain before cancelling the rest.
+                Running handlers cannot be interrupted in Python: ``stop`` still waits
+                for them to return, which ``ctx.cancelled`` asks them to do soon.
+
+        Returns:
+            A ``ShutdownReport``. Calling ``stop`` again returns the same report.
+        """
+        with self._submit_lock, self._lock:
+            if self._state is PoolState.NEW:
+                self._state = PoolState.STOPPED
+                self._report = ShutdownReport(drained=True)
+            if self._state is PoolState.STOPPED:
+                assert self._report is not None
+                return self._report
+            if self._state is PoolState.STOPPING:
+                self._stopped.wait_for(lambda: self._state is PoolState.STOPPED)
+                assert self._report is not None
+                return self._report
+            self._state = PoolState.STOPPING
+
+        drained = True
+        if drain:
+            with self._lock:
+                drained = self._idle.wait_for(lambda: not self._unfinished, timeout)
+        cancelled: list[str] = []
+        if not drained or not drain:
+            drained = False
+            cancelled = self._cancel_unstarted()
+        with self._lock:
+            # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
+            # retry, CANCELLED (see _after_run).
+            self._idle.wait_for(lambda: not self._unfinished)
+            self._scheduler_exit = True
+            self._retry_changed.notify_all()
+        self._threads[-1].join()  # the scheduler first: it may still put into the buffer
+        for _ in range(self.worker_count):
+            self._buffer.put(_SENTINEL)
+        for thread in self._threads[:-1]:
+            thread.join()
+        with self._lock:
+            self._report = ShutdownReport(drained=drained, cancelled=tuple(cancelled))
+            self._state = PoolState.STOPPED
+            self._stopped.notify_all()
+            return self._report
+
+    def _cancel_unstarted(self) -> list[str]:
+        """Cancel every accepted job that is pending (buffered or scheduled)."""
+        self._cancelled.set()
+        cancelled = []
+        with self._lock:
+            self._scheduled.clear()
+            for job_id in list(self._unfinished):
+                if self.storage.cancel_job(job_id) is not None:
+                    self._finish(job_id, JobStatus.CANCELLED)
+                    cancelled.append(job_id)
+        return cancelled
+
+    # -- waiting --------------------------------------------------------------------
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job is final; return a snapshot of it.
+
+        Raises:
+            JobNotFound: no such job.
+            TimeoutError: the job is still not final after *timeout* seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                job = self.storage.get_job(job_id)
+                if job is None:
+                    raise JobNotFound(job_id)
+                if job.status.is_final:
+                    return job
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+                if job_id not in self._unfinished:
+                    # Another process's job: nobody here will notify us, so look again
+                    # from time to time.
+                    remaining = 0.05 if remaining is None else min(remaining, 0.05)
+                self._job_finished.wait(remaining)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Block until every job accepted so far is final.
+
+        Raises:
+            TimeoutError: jobs are still unfinished after *timeout* seconds.
+        """
+        with self._lock:
+            if not self._idle.wait_for(lambda: not self._unfinished, timeout):
+                raise TimeoutError(
+                    f"{len(self._unfinished)} job(s) still unfinished after {timeout} s"
+                )
+
+    def statistics(self) -> QueueStatistics:
+        with self._lock:
+            counts = self._final_counts
+            return QueueStatistics(
+                state=self._state,
+                workers=self.worker_count,
+                submitted=self._submitted,
+                unfinished=len(self._unfinished),
+                buffered=self._buffer.qsize(),
+                running=self._running,
+                scheduled_retries=len(self._scheduled),
+                completed=counts[JobStatus.COMPLETED],
+                failed=counts[JobStatus.FAILED],
+                cancelled=counts[JobStatus.CANCELLED],
+            )
+
+    # -- the threads ----------------------------------------------------------------
+
+    def _worker(self) -> None:
+        while True:
+            job_id = self._buffer.get()
+            if job_id is _SENTINEL:
+                return
+            try:
+                self._run(job_id)
+            except BaseException:  # the job's outcome is recorded; keep the worker alive
+                log.error("worker failed while running job %s", job_id, exc_info=True)
+
+    def _run(self, job_id: str) -> None:
+        job = self.storage.claim_job(job_id)
+        if job is None:  # cancelled, or claimed by another process sharing the storage
+            self._forget(job_id)
+            return
+        with self._lock:
+            self._running += 1
+            backoff = (
+                self._job_backoff.get(job_id)
+                or self._type_backoff.get(job.type)
+                or self._default_backoff
+            )
+        try:
+            try:
+                handler = self.registry.get_handler(job.type)
+            except UnknownJobType as exc:  # e.g. recovered from storage, never registered
+                job.mark_failed(exc, retry=False)
+                self.storage.update_job(job)
+            else:
+                self.processor.process_job(job, handler, self._cancelled, backoff)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._after_run(job)
+
+    def _after_run(self, job: Job) -> None:
+        """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
+        if job.status is JobStatus.PENDING:
+            if self._cancelled.is_set():
+                if self.storage.cancel_job(job.id) is not None:
+                    self._finish(job.id, JobStatus.CANCELLED)
+                return
+            delay = 0.0
+            if job.next_attempt_at is not None:
+                delay = (job.next_attempt_at - datetime.now(timezone.utc)).total_seconds()
+            self._schedule(job.id, max(0.0, delay))
+        elif job.status.is_final:
+            self._finish(job.id, job.status)
+        else:  # still PROCESSING: saving the outcome failed; the storage has it running
+            log.error("job %s left %s: its outcome could not be saved", job.id, job.status)
+            self._finish(job.id, None)
+
+    def _schedule(self, job_id: str, delay: float) -> None:
+        """Put *job_id* on the retry heap, due in *delay* seconds. Caller holds _lock."""
+        self._sequence += 1
+        heapq.heappush(self._scheduled, (time.monotonic() + delay, self._sequence, job_id))
+        if self._scheduled[0][2] == job_id:
+            self._retry_changed.notify()
+
+    def _scheduler(self) -> None:
+        """Move retries from the heap to the buffer as they fall due."""
+        while True:
+            with self._lock:
+                while True:
+                    if self._scheduler_exit:
+                        return
+                    if not self._scheduled:
+                        self._retry_changed.wait()
+                        continue
+                    remaining = self._scheduled[0][0] - time.monotonic()
+                    if remaining <= 0:
+                        _, _, job_id = heapq.heappop(self._scheduled)
+                        break
+                    self._retry_changed.wait(remaining)
+            self._buffer.put(job_id)  # outside the lock: workers need it to make room
+
+    def _finish(self, job_id: str, status: JobStatus | None) -> None:
+        """Count *job_id* as final (once). Caller holds _lock."""
+        if job_id not in self._unfinished:
+            return
+        self._unfinished.discard(job_id)
+        self._job_backoff.pop(job_id, None)
+        if status is not None:
+            self._final_counts[status] += 1
+        self._job_finished.notify_all()
+        if not self._unfinished:
+            self._idle.notify_all()
+
+    def _forget(self, job_id: str) -> None:
+        """The claim failed: the job was cancelled (and counted) or another process owns it."""
+        with self._lock:
+            self._finish(job_id, None)

@@ -1,0 +1,69 @@
+"""Running one job: the tutorial's ``JobProcessor``."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from .backoff import BackoffPolicy
+from .context import JobContext
+from .job import Job, JobStatus
+from .registry import Handler
+from .storage import JobStorage
+
+__all__ = ["JobProcessor"]
+
+
+class JobProcessor:
+    """Runs a job's handler and records the outcome in the storage.
+
+    The processor owns the ``Job`` object it is given for the length of the call: it
+    changes it and saves copies, and never shares it with another thread.
+    """
+
+    def __init__(self, storage: JobStorage) -> None:
+        self.storage = storage
+
+    def process_job(
+        self,
+        job: Job,
+        handler: Handler,
+        cancelled: threading.Event | None = None,
+        backoff: BackoffPolicy | None = None,
+    ) -> Job:
+        """Mark the job running, call the handler, mark it completed or failed, save.
+
+        A job that a worker already claimed (status PROCESSING, see
+        ``JobStorage.claim_job``) is not marked running a second time.
+
+        Args:
+            job: the job to run; this object is updated in place.
+            handler: called as ``handler(ctx, job.payload)``; it fails by raising.
+            cancelled: the event handlers see as ``ctx.cancelled``.
+            backoff: how long a failed job with attempts left waits before its next
+                attempt; the tutorial's ``job.backoff_duration()`` by default. The wait
+                is recorded in ``job.next_attempt_at``, not slept here.
+
+        Returns:
+            The job, now COMPLETED, FAILED, or PENDING again if it failed with attempts
+            left (the caller schedules the retry).
+        """
+        if job.status is not JobStatus.PROCESSING:
+            job.mark_running()
+            self.storage.update_job(job)
+        ctx = JobContext(job.id, job.attempts, cancelled or threading.Event())
+        try:
+            handler(ctx, job.payload)
+        except Exception as exc:  # a handler's failure is data, not a crash
+            job.mark_failed(exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then obey
+            job.mark_failed(exc, retry=False)
+            self.storage.update_job(job)
+            raise
+        else:
+            job.mark_completed()
+        if job.status is JobStatus.PENDING:
+            delay = backoff(job.attempts) if backoff is not None else job.backoff_duration()
+            job.next_attempt_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self.storage.update_job(job)
+        return job

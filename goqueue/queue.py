@@ -1,0 +1,144 @@
+"""The ``Queue`` facade: what an application uses, in the tutorial's words.
+
+>>> from goqueue import Queue
+>>> def send_email(ctx, payload):
+...     print("sending to", payload["to"])
+>>> with Queue(workers=2) as q:           # start() on enter, drain on exit
+...     q.register_handler("email", send_email)
+...     job = q.submit_job("email", {"to": "ada@example.com"})
+...     q.wait(job.id).status
+sending to ada@example.com
+<JobStatus.COMPLETED: 'completed'>
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from .backoff import BackoffPolicy
+from .errors import JobNotFound
+from .job import Job
+from .payload import copy_payload, validate_payload
+from .pool import QueueStatistics, ShutdownReport, WorkerPool
+from .registry import Handler, Registry
+from .storage import JobStorage, MemoryStorage
+
+__all__ = ["Queue"]
+
+
+class Queue:
+    """A job queue: register handlers, start, submit jobs, read them back, stop.
+
+    Args:
+        workers: the number of worker threads.
+        storage: where jobs are kept; a new ``MemoryStorage`` by default.
+        backoff: the default wait before a retry (``goqueue.backoff``); the tutorial's
+            ``attempts ** 2`` seconds by default.
+    """
+
+    def __init__(
+        self,
+        workers: int = 5,
+        storage: JobStorage | None = None,
+        *,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
+        self.storage: JobStorage = storage if storage is not None else MemoryStorage()
+        self.registry = Registry()
+        self.pool = WorkerPool(self.storage, self.registry, workers, backoff=backoff)
+
+    def __repr__(self) -> str:
+        s = self.pool.statistics()
+        return (
+            f"<Queue {s.state} workers={s.workers} submitted={s.submitted}"
+            f" unfinished={s.unfinished} completed={s.completed} failed={s.failed}"
+            f" cancelled={s.cancelled}>"
+        )
+
+    def __enter__(self) -> Queue:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(drain=exc_type is None)
+
+    def register_handler(
+        self, job_type: str, handler: Handler, *, backoff: BackoffPolicy | None = None
+    ) -> None:
+        """Run *handler* for jobs of *job_type*; optionally with its own retry *backoff*.
+
+        Handlers are called as ``handler(ctx, payload)`` and fail by raising.
+        """
+        self.registry.register_handler(job_type, handler)
+        self.pool.set_backoff(job_type, backoff)
+
+    def start(self) -> None:
+        """Start the workers. Raises ``QueueStateError`` if already started."""
+        self.pool.start()
+
+    def stop(self, drain: bool = True, timeout: float | None = None) -> ShutdownReport:
+        """Stop the queue; see ``WorkerPool.stop``. Idempotent."""
+        return self.pool.stop(drain=drain, timeout=timeout)
+
+    def submit_job(
+        self,
+        job_type: str,
+        payload: dict[str, Any] | None = None,
+        max_retry: int = 1,
+        *,
+        backoff: BackoffPolicy | None = None,
+    ) -> Job:
+        """Accept a job and return at once with a snapshot of it (status PENDING).
+
+        Everything is checked before anything is stored, so a refused job leaves no trace.
+
+        Args:
+            job_type: picks the handler.
+            payload: a dict of JSON values, given to the handler (a copy of it).
+            max_retry: the maximum number of attempts in total (>= 1).
+            backoff: the wait before each retry of this job, overriding the type's.
+
+        Raises:
+            UnknownJobType: no handler is registered for *job_type*.
+            TypeError: *payload* is not a dict.
+            PayloadNotStorable: *payload* holds a value that JSON cannot (a TypeError).
+            ValueError: *max_retry* < 1.
+            QueueClosed: the queue was stopped.
+            QueueStateError: the queue was not started.
+        """
+        self.registry.get_handler(job_type)
+        if payload is None:
+            payload = {}
+        validate_payload(payload)
+        job = Job(type=job_type, payload=copy_payload(payload), max_retry=max_retry)
+        self.pool.submit(job, backoff=backoff)
+        return job  # the storage holds its own copy: this one is the caller's
+
+    def get_job(self, job_id: str) -> Job:
+        """Return a snapshot of the job.
+
+        Raises:
+            JobNotFound: no job with this id.
+        """
+        job = self.storage.get_job(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job is final and return a snapshot (``TimeoutError`` if not)."""
+        return self.pool.wait(job_id, timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Block until every job submitted so far is final (``TimeoutError`` if not)."""
+        self.pool.join(timeout)
+
+    def statistics(self) -> QueueStatistics:
+        """Counters: submitted, running, completed, failed, cancelled, …"""
+        return self.pool.statistics()

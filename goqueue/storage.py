@@ -1,0 +1,135 @@
+"""Where jobs live: the ``JobStorage`` interface and the in-memory ``MemoryStorage``.
+
+Two rules make a storage safe to share between the submitter and the workers:
+
+1. **Copies in, copies out.** ``save_job`` and ``update_job`` store a copy; ``get_job``
+   returns a copy. Nobody ever holds a ``Job`` that another thread is changing. (The Go
+   original stored and returned the same pointer that workers mutate: a data race that no
+   lock on the registry can fix.)
+2. **State changes that depend on the current state are atomic.** ``claim_job`` moves a
+   job from pending to processing only if it is still pending, so two workers (or two
+   processes sharing a database) never run the same job; ``cancel_job`` likewise.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Iterable
+
+from .errors import JobNotFound
+from .job import Job, JobStatus
+
+__all__ = ["JobStorage", "MemoryStorage"]
+
+
+class JobStorage(abc.ABC):
+    """The interface every storage implements. All methods are thread-safe."""
+
+    @abc.abstractmethod
+    def save_job(self, job: Job) -> None:
+        """Store a new job (a copy of it)."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job | None:
+        """Return a copy of the stored job, or None if there is none with that id."""
+
+    @abc.abstractmethod
+    def update_job(self, job: Job) -> None:
+        """Replace the stored job with a copy of *job*.
+
+        Raises:
+            JobNotFound: no job with ``job.id`` is stored.
+        """
+
+    @abc.abstractmethod
+    def claim_job(self, job_id: str) -> Job | None:
+        """Atomically start a pending job: PENDING -> PROCESSING, one more attempt.
+
+        Returns:
+            A copy of the claimed job, or None if it is not pending any more (another
+            worker claimed it, or it was cancelled) or does not exist.
+        """
+
+    @abc.abstractmethod
+    def cancel_job(self, job_id: str) -> Job | None:
+        """Atomically cancel a pending job; return a copy, or None if it was not pending."""
+
+    @abc.abstractmethod
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        """Copies of all stored jobs (with *status* only, if given), oldest first."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Remove every job."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release resources (connections, files). The default does nothing."""
+
+
+class MemoryStorage(JobStorage):
+    """Jobs in a dict, guarded by one lock per instance (no module-level state).
+
+    >>> storage = MemoryStorage()
+    >>> job = Job(type="email")
+    >>> storage.save_job(job)
+    >>> job.payload["changed"] = True          # the caller's object...
+    >>> storage.get_job(job.id).payload        # ...is not the stored one
+    {}
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}  # guarded by self._lock; insertion order = age
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<MemoryStorage jobs={len(self._jobs)}>"
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def save_job(self, job: Job) -> None:
+        stored = job.copy()
+        with self._lock:
+            self._jobs[job.id] = stored
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return None if job is None else job.copy()
+
+    def update_job(self, job: Job) -> None:
+        stored = job.copy()
+        with self._lock:
+            if job.id not in self._jobs:
+                raise JobNotFound(job.id)
+            self._jobs[job.id] = stored
+
+    def claim_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.status is not JobStatus.PENDING:
+                return None
+            job.mark_running()
+            return job.copy()
+
+    def cancel_job(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.status is not JobStatus.PENDING:
+                return None
+            job.cancel()
+            return job.copy()
+
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        with self._lock:
+            jobs: Iterable[Job] = self._jobs.values()
+            if status is not None:
+                jobs = (job for job in jobs if job.status is status)
+            return [job.copy() for job in jobs]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._jobs.clear()
