@@ -9,6 +9,7 @@ from __future__ import annotations
 # -- registries and the hammer (issue 3) --
 # -- throughput and lock measurements (issue 3) --
 # -- deterministic exploration and the race detector (issue 6) --
-# -- notebook panels (issue 4) --
+# -- notebook panels and lesson helpers (issue 4) --
+# -- retries and persistence (issue 5) --
 
 __all__: list[str] = []
