@@ -1,0 +1,41 @@
+"""Shared fixtures: the storage contract's parametrized ``storage`` fixture.
+
+Every storage in ``STORAGE_FACTORIES`` runs the whole contract suite in
+``tests/test_storage.py``. A factory takes pytest's ``tmp_path`` (for storages that need
+a file) and returns a fresh, empty storage; the fixture closes it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from goqueue import JobStorage, MemoryStorage
+
+#: ``(name, factory)`` pairs; append to this list to run the contract on another storage.
+STORAGE_FACTORIES: list[tuple[str, Callable[[Path], JobStorage]]] = [
+    ("memory", lambda tmp_path: MemoryStorage()),
+]
+
+try:
+    from goqueue.sqlite_storage import SQLiteStorage
+except ImportError:  # not written yet: the contract runs on the other storages
+    pass
+else:
+    STORAGE_FACTORIES.append(("sqlite", lambda tmp_path: SQLiteStorage(tmp_path / "jobs.db")))
+
+
+@pytest.fixture(
+    params=[factory for _, factory in STORAGE_FACTORIES],
+    ids=[name for name, _ in STORAGE_FACTORIES],
+)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStorage]:
+    """A fresh, empty storage of each kind in ``STORAGE_FACTORIES``."""
+    factory: Callable[[Path], JobStorage] = request.param
+    store = factory(tmp_path)
+    try:
+        yield store
+    finally:
+        store.close()

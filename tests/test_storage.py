@@ -1,0 +1,220 @@
+"""The storage contract: every storage in ``STORAGE_FACTORIES`` must pass all of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from goqueue import Job, JobNotFound, JobStatus, JobStorage, MemoryStorage
+
+
+def as_dict(job: Job) -> dict[str, Any]:
+    return dataclasses.asdict(job)
+
+
+def make_job(**changes: Any) -> Job:
+    job = Job(type="email", payload={"to": "ada", "tags": ["a", {"b": 1}]}, max_retry=3)
+    return dataclasses.replace(job, **changes) if changes else job
+
+
+def test_get_job_returns_an_equal_copy_of_what_was_saved(storage: JobStorage) -> None:
+    job = make_job(error="earlier", next_attempt_at=datetime(2030, 1, 2, tzinfo=timezone.utc))
+    storage.save_job(job)
+    stored = storage.get_job(job.id)
+    assert stored is not None
+    assert stored is not job
+    assert as_dict(stored) == as_dict(job)
+    assert stored.created_at.tzinfo is not None
+
+
+def test_get_job_of_an_unknown_id_is_none(storage: JobStorage) -> None:
+    assert storage.get_job("no-such-id") is None
+
+
+def test_save_job_stores_a_copy(storage: JobStorage) -> None:
+    job = make_job()
+    storage.save_job(job)
+    job.payload["tags"][1]["b"] = 2
+    job.payload["new"] = True
+    job.attempts = 99
+    stored = storage.get_job(job.id)
+    assert stored is not None
+    assert stored.payload == {"to": "ada", "tags": ["a", {"b": 1}]}
+    assert stored.attempts == 0
+
+
+def test_get_job_returns_a_copy(storage: JobStorage) -> None:
+    job = make_job()
+    storage.save_job(job)
+    first = storage.get_job(job.id)
+    assert first is not None
+    first.payload["tags"].append("changed")
+    first.status = JobStatus.FAILED
+    second = storage.get_job(job.id)
+    assert second is not None
+    assert second is not first
+    assert second.payload == {"to": "ada", "tags": ["a", {"b": 1}]}
+    assert second.status is JobStatus.PENDING
+
+
+def test_update_job_replaces_the_stored_job_with_a_copy(storage: JobStorage) -> None:
+    job = make_job()
+    storage.save_job(job)
+    job.mark_running()
+    job.mark_failed(ValueError("boom"))
+    storage.update_job(job)
+    job.error = "changed after update"
+    stored = storage.get_job(job.id)
+    assert stored is not None
+    assert (stored.status, stored.attempts, stored.error) == (
+        JobStatus.PENDING,
+        1,
+        "ValueError: boom",
+    )
+
+
+def test_update_job_of_an_unknown_job_raises_and_stores_nothing(storage: JobStorage) -> None:
+    job = make_job()
+    with pytest.raises(JobNotFound, match=rf"^job {job.id} not found$") as info:
+        storage.update_job(job)
+    assert info.value.job_id == job.id
+    assert storage.get_job(job.id) is None
+    assert storage.list_jobs() == []
+
+
+def test_claim_job_starts_a_pending_job_once(storage: JobStorage) -> None:
+    job = make_job()
+    storage.save_job(job)
+    claimed = storage.claim_job(job.id)
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts) == (JobStatus.PROCESSING, 1)
+    stored = storage.get_job(job.id)
+    assert stored is not None
+    assert (stored.status, stored.attempts) == (JobStatus.PROCESSING, 1)
+    assert storage.claim_job(job.id) is None
+    claimed.attempts = 50  # the claimed copy is the worker's own
+    stored = storage.get_job(job.id)
+    assert stored is not None and stored.attempts == 1
+
+
+def test_claim_job_of_an_unknown_or_final_job_is_none(storage: JobStorage) -> None:
+    assert storage.claim_job("no-such-id") is None
+    job = make_job()
+    storage.save_job(job)
+    assert storage.cancel_job(job.id) is not None
+    assert storage.claim_job(job.id) is None
+
+
+def test_cancel_job_cancels_only_pending_jobs(storage: JobStorage) -> None:
+    pending, running = make_job(), make_job()
+    storage.save_job(pending)
+    storage.save_job(running)
+    assert storage.claim_job(running.id) is not None
+    cancelled = storage.cancel_job(pending.id)
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
+    assert storage.cancel_job(pending.id) is None
+    assert storage.cancel_job(running.id) is None
+    assert storage.cancel_job("no-such-id") is None
+    statuses = {job.id: job.status for job in storage.list_jobs()}
+    assert statuses == {pending.id: JobStatus.CANCELLED, running.id: JobStatus.PROCESSING}
+
+
+def test_list_jobs_oldest_first_and_filtered_by_status(storage: JobStorage) -> None:
+    start = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    jobs = [make_job(created_at=start + timedelta(seconds=n)) for n in range(5)]
+    for job in jobs:
+        storage.save_job(job)
+    storage.claim_job(jobs[1].id)
+    storage.claim_job(jobs[3].id)
+    assert [job.id for job in storage.list_jobs()] == [job.id for job in jobs]
+    processing = storage.list_jobs(JobStatus.PROCESSING)
+    assert [job.id for job in processing] == [jobs[1].id, jobs[3].id]
+    pending = storage.list_jobs(JobStatus.PENDING)
+    assert [job.id for job in pending] == [jobs[0].id, jobs[2].id, jobs[4].id]
+    assert storage.list_jobs(JobStatus.COMPLETED) == []
+
+
+def test_list_jobs_returns_copies(storage: JobStorage) -> None:
+    job = make_job()
+    storage.save_job(job)
+    [listed] = storage.list_jobs()
+    listed.payload.clear()
+    stored = storage.get_job(job.id)
+    assert stored is not None and stored.payload != {}
+
+
+def test_clear_removes_every_job(storage: JobStorage) -> None:
+    jobs = [make_job() for _ in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    storage.clear()
+    assert storage.list_jobs() == []
+    assert all(storage.get_job(job.id) is None for job in jobs)
+
+
+def test_concurrent_claims_claim_each_job_exactly_once(storage: JobStorage) -> None:
+    jobs = [make_job() for _ in range(200)]
+    for job in jobs:
+        storage.save_job(job)
+    threads_count = 8
+    barrier = threading.Barrier(threads_count)
+    claims: list[list[str]] = [[] for _ in range(threads_count)]
+
+    def claimer(mine: list[str]) -> None:
+        barrier.wait()
+        for job in jobs:
+            claimed = storage.claim_job(job.id)
+            if claimed is not None:
+                mine.append(claimed.id)
+
+    threads = [threading.Thread(target=claimer, args=(c,)) for c in claims]
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads:
+            thread.join()
+    all_claims = [job_id for mine in claims for job_id in mine]
+    assert sorted(all_claims) == sorted(job.id for job in jobs)
+    assert all(job.attempts == 1 for job in storage.list_jobs())
+
+
+def test_concurrent_saves_and_updates_lose_nothing(storage: JobStorage) -> None:
+    threads_count, per_thread = 8, 50
+    barrier = threading.Barrier(threads_count)
+    saved: list[list[str]] = [[] for _ in range(threads_count)]
+
+    def writer(mine: list[str]) -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            job = make_job()
+            storage.save_job(job)
+            job.mark_running()
+            job.mark_completed()
+            storage.update_job(job)
+            mine.append(job.id)
+
+    threads = [threading.Thread(target=writer, args=(s,)) for s in saved]
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads:
+            thread.join()
+    ids = sorted(job_id for mine in saved for job_id in mine)
+    completed = storage.list_jobs(JobStatus.COMPLETED)
+    assert sorted(job.id for job in completed) == ids
+    assert len(set(ids)) == threads_count * per_thread
+
+
+def test_memory_storages_share_nothing() -> None:
+    first, second = MemoryStorage(), MemoryStorage()
+    job = make_job()
+    first.save_job(job)
+    assert second.get_job(job.id) is None
+    assert len(first) == 1 and len(second) == 0
+    assert repr(first) == "<MemoryStorage jobs=1>"
