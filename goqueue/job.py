@@ -47,6 +47,16 @@ class JobStatus(enum.Enum):
         """True for COMPLETED, FAILED and CANCELLED: the job will not run again."""
         return self in _FINAL
 
+    def next_statuses(self) -> frozenset[JobStatus]:
+        """The statuses a job in this status may move to (empty for a final status).
+
+        >>> sorted(str(s) for s in JobStatus.PROCESSING.next_statuses())
+        ['completed', 'failed', 'pending']
+        >>> JobStatus.COMPLETED.next_statuses()
+        frozenset()
+        """
+        return _TRANSITIONS[self]
+
 
 _FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 

@@ -10,6 +10,42 @@ from __future__ import annotations
 # -- throughput and lock measurements (issue 3) --
 # -- deterministic exploration and the race detector (issue 6) --
 # -- notebook panels and lesson helpers (issue 4) --
+from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
+from goqueue.lab.go_shutdown import (
+    GoShutdownStats,
+    GoStopOutcome,
+    dropped_jobs,
+    go_shutdown_trials,
+    go_stop_once,
+    plot_dropped,
+)
+from goqueue.lab.pool_panel import PoolPanel, pool_panel
+from goqueue.lab.sync_queue import SyncQueue
+from goqueue.lab.timing import (
+    TimingRow,
+    format_timing,
+    ideal_seconds,
+    plot_timing,
+    time_sleeping_jobs,
+)
+
 # -- retries and persistence (issue 5) --
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "GoShutdownStats",
+    "GoStopOutcome",
+    "PoolPanel",
+    "SyncQueue",
+    "TimingRow",
+    "draw_state_machine",
+    "dropped_jobs",
+    "format_timing",
+    "go_shutdown_trials",
+    "go_stop_once",
+    "ideal_seconds",
+    "plot_dropped",
+    "plot_timing",
+    "pool_panel",
+    "state_machine_edges",
+    "time_sleeping_jobs",
+]
