@@ -26,6 +26,7 @@ from .processor import JobProcessor
 from .queue import Queue
 from .registry import Handler, Registry
 from .rwlock import RWLock
+from .sqlite_storage import SQLiteStorage
 from .storage import JobStorage, MemoryStorage
 
 __version__ = "0.1.0"
@@ -50,6 +51,7 @@ __all__ = [
     "QueueStatistics",
     "RWLock",
     "Registry",
+    "SQLiteStorage",
     "ShutdownReport",
     "UnknownJobType",
     "WorkerPool",
