@@ -1,0 +1,101 @@
+"""Kill a process running a queue on SQLite (SIGKILL, mid-work), run another: nothing lost.
+
+The worker process is ``tests/crash_worker.py``. The test waits until the first process
+has completed some jobs and is running others — by reading the database, with a deadline —
+and only then kills it, so the kill always lands in the middle of the work.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from goqueue import Job, JobStatus, SQLiteStorage
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+JOBS, WORKERS, WORK_SECONDS = 150, 4, 0.01
+DEADLINE = 30.0  # seconds: a failure bound, never an ordering device
+
+
+def status_counts(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+    finally:
+        conn.close()
+    return dict(rows)
+
+
+def wait_until_mid_work(path: Path, proc: subprocess.Popen[str]) -> dict[str, int]:
+    """Poll the database until some jobs are completed and some are processing."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        counts = status_counts(path)
+        if counts.get("completed", 0) >= 10 and counts.get("processing", 0) >= 1:
+            return counts
+        assert proc.poll() is None, f"the worker exited early: {counts}"
+        assert time.monotonic() < deadline, f"never saw work in progress: {counts}"
+        time.sleep(0.002)  # polling interval; the loop's predicate decides
+
+
+def run_worker(path: Path, runs_log: Path) -> subprocess.Popen[str]:
+    args = [str(path), str(runs_log), str(WORKERS), str(WORK_SECONDS)]
+    return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_killed_worker_process_loses_no_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, runs_log = tmp_path / "jobs.db", tmp_path / "runs.log"
+    jobs = [Job(type="work", payload={"n": n}) for n in range(JOBS)]
+    with SQLiteStorage(path) as storage:
+        for job in jobs:
+            storage.save_job(job)
+
+    first = run_worker(path, runs_log)
+    try:
+        wait_until_mid_work(path, first)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()  # no-op if already dead
+        first.communicate(timeout=DEADLINE)
+    assert first.returncode == -signal.SIGKILL
+
+    with SQLiteStorage(path, recover=False) as observer:  # the state the kill left
+        at_kill = {job.id: job for job in observer.list_jobs()}
+    processing = {i for i, job in at_kill.items() if job.status is JobStatus.PROCESSING}
+    completed = {i for i, job in at_kill.items() if job.status is JobStatus.COMPLETED}
+    assert 1 <= len(processing) <= WORKERS  # one job per worker at most, mid-run
+    assert len(completed) >= 10
+
+    second = run_worker(path, runs_log)
+    out, _ = second.communicate(timeout=DEADLINE)
+    assert second.returncode == 0
+    assert out.splitlines()[0] == f"recovered {len(processing)}"
+
+    with SQLiteStorage(path, recover=False) as storage:
+        final = storage.list_jobs()
+    assert [job.id for job in final] == [job.id for job in jobs]  # none lost, none added
+    assert {job.status for job in final} == {JobStatus.COMPLETED}
+    attempts = {job.id: job.attempts for job in final}
+    assert all(attempts[i] == 2 for i in processing)  # the killed attempt, then the re-run
+    assert all(attempts[i] == 1 for i in attempts.keys() - processing)
+
+    runs = collections.Counter(line.split()[0] for line in runs_log.read_text().splitlines())
+    assert runs.keys() == set(attempts)  # every job's handler ran
+    rerun = {i for i, count in runs.items() if count > 1}
+    assert rerun <= processing  # only jobs the kill interrupted ran again...
+    assert max(runs.values()) <= 2  # ...and only once more
+    with capsys.disabled():
+        print(
+            f"\ncrash test: {JOBS} jobs; killed with {len(completed)} completed,"
+            f" {len(processing)} processing; {len(rerun)} handler(s) re-run"
+            f" ({sum(runs.values())} runs in all); all {len(final)} completed"
+        )
