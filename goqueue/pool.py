@@ -80,6 +80,7 @@ class ShutdownReport:
 
 
 _SENTINEL = None  # put once per worker: "no more jobs, exit"
+_PUT_RECHECK_SECONDS = 0.1  # how often a blocked submit checks that its job still needs a put
 
 
 class WorkerPool:
@@ -132,6 +133,7 @@ class WorkerPool:
         self._running = 0
         self._final_counts = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 0, JobStatus.CANCELLED: 0}
         self._report: ShutdownReport | None = None
+        self._cancelled_ids: list[str] = []  # what stop() cancelled, for its report
         # Notified when _unfinished becomes empty.
         self._idle = threading.Condition(self._lock)
         # Notified whenever a job becomes final (wait() listens).
@@ -182,7 +184,9 @@ class WorkerPool:
 
     def _recover(self) -> None:
         now = datetime.now(timezone.utc)
-        with self._lock:
+        # _submit_lock too: a job that submit() has saved but not yet counted must not be
+        # taken on here as well (it would be buffered twice, and one claim would fail).
+        with self._submit_lock, self._lock:
             for job in self.storage.list_jobs(JobStatus.PENDING):
                 if job.id in self._unfinished:
                     continue
@@ -211,7 +215,17 @@ class WorkerPool:
                 self._submitted += 1
                 if backoff is not None:
                     self._job_backoff[job.id] = backoff
-        self._buffer.put(job.id)  # blocks while full: backpressure, like the Go channel
+        # Blocks while the buffer is full: backpressure, like the Go channel. But once
+        # stop(drain=False) has cancelled the job, no worker may be left to make room, so
+        # look again now and then whether the job still needs to be run at all.
+        while True:
+            try:
+                self._buffer.put(job.id, timeout=_PUT_RECHECK_SECONDS)
+                return
+            except queue.Full:
+                with self._lock:
+                    if job.id not in self._unfinished:
+                        return
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
@@ -252,10 +266,9 @@ class WorkerPool:
         if drain:
             with self._lock:
                 drained = self._idle.wait_for(lambda: not self._unfinished, timeout)
-        cancelled: list[str] = []
         if not drained or not drain:
             drained = False
-            cancelled = self._cancel_unstarted()
+            self._cancel_unstarted()
         with self._lock:
             # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
             # retry, CANCELLED (see _after_run).
@@ -268,22 +281,20 @@ class WorkerPool:
         for thread in self._threads[:-1]:
             thread.join()
         with self._lock:
-            self._report = ShutdownReport(drained=drained, cancelled=tuple(cancelled))
+            self._report = ShutdownReport(drained=drained, cancelled=tuple(self._cancelled_ids))
             self._state = PoolState.STOPPED
             self._stopped.notify_all()
             return self._report
 
-    def _cancel_unstarted(self) -> list[str]:
+    def _cancel_unstarted(self) -> None:
         """Cancel every accepted job that is pending (buffered or scheduled)."""
         self._cancelled.set()
-        cancelled = []
         with self._lock:
             self._scheduled.clear()
             for job_id in list(self._unfinished):
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
-                    cancelled.append(job_id)
-        return cancelled
+                    self._cancelled_ids.append(job_id)
 
     # -- waiting --------------------------------------------------------------------
 
@@ -379,9 +390,10 @@ class WorkerPool:
     def _after_run(self, job: Job) -> None:
         """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
         if job.status is JobStatus.PENDING:
-            if self._cancelled.is_set():
+            if self._cancelled.is_set():  # stopping without draining: no retry
                 if self.storage.cancel_job(job.id) is not None:
                     self._finish(job.id, JobStatus.CANCELLED)
+                    self._cancelled_ids.append(job.id)
                 return
             delay = 0.0
             if job.next_attempt_at is not None:

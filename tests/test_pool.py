@@ -1,0 +1,258 @@
+"""WorkerPool: lifecycle, retries that never block a worker, and what stop() reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from goqueue import (
+    Job,
+    JobContext,
+    JobStatus,
+    MemoryStorage,
+    PoolState,
+    QueueClosed,
+    Registry,
+    ShutdownReport,
+    WorkerPool,
+)
+from goqueue.backoff import Constant
+
+FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
+S = JobStatus
+
+
+def wait_until(predicate: Callable[[], bool]) -> None:
+    """Spin (yielding the GIL) until *predicate* holds; fail after FAILURE_BOUND seconds."""
+    deadline = time.monotonic() + FAILURE_BOUND
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0)
+
+
+def make_pool(workers: int = 1, **handlers: Any) -> WorkerPool:
+    registry = Registry()
+    for job_type, handler in handlers.items():
+        registry.register_handler(job_type, handler)
+    return WorkerPool(MemoryStorage(), registry, workers, backoff=Constant(0))
+
+
+def status(pool: WorkerPool, job: Job) -> JobStatus:
+    stored = pool.storage.get_job(job.id)
+    assert stored is not None
+    return stored.status
+
+
+def noop(ctx: JobContext, payload: dict[str, Any]) -> None:
+    return None
+
+
+def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize(
+    ("count", "error", "message"),
+    [
+        (0, ValueError, r"^worker_count must be >= 1, got 0$"),
+        (-2, ValueError, r"^worker_count must be >= 1, got -2$"),
+        (2.0, TypeError, r"^worker_count must be an int, got float$"),
+        (True, TypeError, r"^worker_count must be an int, got bool$"),
+    ],
+)
+def test_worker_count_is_checked(count: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        WorkerPool(MemoryStorage(), Registry(), count)  # type: ignore[arg-type]
+
+
+def test_states_move_forward_only() -> None:
+    pool = make_pool(2, email=noop)
+    assert pool.state is PoolState.NEW
+    pool.start()
+    assert pool.state is PoolState.RUNNING
+    assert pool.stop() == ShutdownReport(drained=True, cancelled=())
+    assert pool.state is PoolState.STOPPED
+    assert not any(thread.is_alive() for thread in pool._threads)
+
+
+def test_stop_before_start_is_allowed_and_final() -> None:
+    pool = make_pool()
+    assert pool.stop() == ShutdownReport(drained=True)
+    with pytest.raises(QueueClosed, match=r"^queue is stopped: submit_job\(\) after stop\(\)$"):
+        pool.submit(Job(type="email"))
+    assert pool.storage.list_jobs() == []
+
+
+def test_concurrent_stops_return_the_same_report() -> None:
+    gate = threading.Event()
+    pool = make_pool(1, email=lambda ctx, payload: gate.wait(FAILURE_BOUND))
+    pool.start()
+    pool.submit(Job(type="email"))
+    barrier = threading.Barrier(4)
+    reports: list[ShutdownReport] = []
+
+    def stopper() -> None:
+        barrier.wait()
+        reports.append(pool.stop())
+
+    threads = [threading.Thread(target=stopper) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: pool.state is PoolState.STOPPING)
+        gate.set()
+    finally:
+        gate.set()
+        for thread in threads:
+            thread.join()
+    assert len(reports) == 4
+    assert all(report is reports[0] for report in reports)
+
+
+def test_a_retry_waits_for_its_backoff_without_blocking_the_worker() -> None:
+    pool = make_pool(1, flaky=boom, email=noop)
+    pool.start()
+    try:
+        flaky = Job(type="flaky", max_retry=2)
+        pool.submit(flaky, backoff=Constant(60))
+        wait_until(lambda: pool.statistics().scheduled_retries == 1)
+        stored = pool.storage.get_job(flaky.id)
+        assert stored is not None
+        assert (stored.status, stored.attempts, stored.error) == (S.PENDING, 1, "ValueError: boom")
+        assert stored.next_attempt_at is not None
+        # The only worker is free: another job runs while the retry waits.
+        other = Job(type="email")
+        pool.submit(other)
+        assert pool.wait(other.id, timeout=FAILURE_BOUND).status is S.COMPLETED
+        assert status(pool, flaky) is S.PENDING
+    finally:
+        report = pool.stop(drain=False)
+    assert report == ShutdownReport(drained=False, cancelled=(flaky.id,))
+    cancelled = pool.storage.get_job(flaky.id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.attempts, cancelled.next_attempt_at) == (
+        S.CANCELLED,
+        1,
+        None,
+    )
+
+
+def test_drain_runs_scheduled_retries() -> None:
+    calls: list[int] = []
+
+    def flaky(ctx: JobContext, payload: dict[str, Any]) -> None:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ValueError("first try")
+
+    pool = make_pool(1, flaky=flaky)
+    pool.start()
+    job = Job(type="flaky", max_retry=2)
+    pool.submit(job, backoff=Constant(0.05))
+    wait_until(lambda: calls == [1])
+    report = pool.stop()
+    assert report == ShutdownReport(drained=True, cancelled=())
+    assert calls == [1, 2]
+    assert status(pool, job) is S.COMPLETED
+
+
+def test_stop_with_drain_timeout_reports_what_it_gave_up_on() -> None:
+    pool = make_pool(1, flaky=boom, email=noop)
+    pool.start()
+    flaky = Job(type="flaky", max_retry=3)
+    done = Job(type="email")
+    pool.submit(flaky, backoff=Constant(60))
+    pool.submit(done)
+    wait_until(lambda: pool.statistics().scheduled_retries == 1)
+    report = pool.stop(drain=True, timeout=0.05)
+    assert report == ShutdownReport(drained=False, cancelled=(flaky.id,))
+    assert (status(pool, flaky), status(pool, done)) == (S.CANCELLED, S.COMPLETED)
+
+
+def test_a_retry_cancelled_after_its_run_is_in_the_report() -> None:
+    started = threading.Event()
+
+    def until_cancelled(ctx: JobContext, payload: dict[str, Any]) -> None:
+        started.set()
+        assert ctx.cancelled.wait(FAILURE_BOUND)
+        raise ValueError("gave up")
+
+    pool = make_pool(1, slow=until_cancelled)
+    pool.start()
+    job = Job(type="slow", max_retry=2)
+    pool.submit(job)
+    started.wait(FAILURE_BOUND)
+    report = pool.stop(drain=False)  # the run fails with an attempt left: no retry now
+    assert report == ShutdownReport(drained=False, cancelled=(job.id,))
+    stored = pool.storage.get_job(job.id)
+    assert stored is not None
+    assert (stored.status, stored.attempts, stored.error) == (S.CANCELLED, 1, "ValueError: gave up")
+    assert pool.statistics().cancelled == 1
+
+
+def test_submitters_blocked_on_a_full_buffer_are_released_by_stop_without_drain() -> None:
+    gate = threading.Event()
+    started = threading.Event()
+
+    def blocked(ctx: JobContext, payload: dict[str, Any]) -> None:
+        started.set()
+        gate.wait(FAILURE_BOUND)
+
+    pool = make_pool(1, email=blocked)  # buffer of 2
+    pool.start()
+    first = Job(type="email")
+    pool.submit(first)
+    started.wait(FAILURE_BOUND)
+    jobs = [Job(type="email") for _ in range(8)]  # 2 fit in the buffer, 6 submitters block
+    barrier = threading.Barrier(len(jobs))
+
+    def submitter(job: Job) -> None:
+        barrier.wait()
+        pool.submit(job)
+
+    threads = [threading.Thread(target=submitter, args=(job,), daemon=True) for job in jobs]
+    stopper = threading.Thread(target=pool.stop, kwargs={"drain": False}, daemon=True)
+    try:
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(pool.storage.list_jobs()) == 1 + len(jobs))
+        stopper.start()
+        wait_until(lambda: len(pool.storage.list_jobs(S.CANCELLED)) == len(jobs))
+    finally:
+        gate.set()
+        stopper.join(FAILURE_BOUND)
+        for thread in threads:
+            thread.join(FAILURE_BOUND)
+    assert not stopper.is_alive()
+    assert [thread.is_alive() for thread in threads] == [False] * len(jobs)
+    assert status(pool, first) is S.COMPLETED
+    assert [status(pool, job) for job in jobs] == [S.CANCELLED] * len(jobs)
+
+
+def test_pending_jobs_in_storage_are_picked_up_on_start() -> None:
+    storage = MemoryStorage()
+    old = [Job(type="email") for _ in range(5)]
+    for job in old:
+        storage.save_job(job)
+    finished = Job(type="email", status=S.COMPLETED)
+    storage.save_job(finished)
+    ran: list[str] = []
+    registry = Registry()
+    registry.register_handler("email", lambda ctx, payload: ran.append(ctx.job_id))
+    pool = WorkerPool(storage, registry, 2)
+    pool.start()
+    pool.join(timeout=FAILURE_BOUND)
+    pool.stop()
+    assert sorted(ran) == sorted(job.id for job in old)
+    assert pool.statistics().submitted == 5
+
+
+def test_repr_shows_state_and_counts() -> None:
+    pool = make_pool(3, email=noop)
+    assert repr(pool) == (
+        "<WorkerPool new workers=3 unfinished=0 running=0 completed=0 failed=0 cancelled=0>"
+    )

@@ -1,0 +1,102 @@
+"""JobProcessor: mark running, call the handler, record the outcome, save."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage
+from goqueue.backoff import Constant
+
+S = JobStatus
+
+
+def stored(storage: MemoryStorage, job: Job) -> Job:
+    copy = storage.get_job(job.id)
+    assert copy is not None
+    return copy
+
+
+def test_a_succeeding_handler_completes_the_job_and_saves_it() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", payload={"to": "ada"})
+    storage.save_job(job)
+    seen: list[tuple[JobContext, dict[str, Any], JobStatus]] = []
+    cancelled = threading.Event()
+
+    def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+        seen.append((ctx, payload, stored(storage, job).status))
+
+    result = JobProcessor(storage).process_job(job, handler, cancelled)
+    assert result is job
+    [(ctx, payload, status_while_running)] = seen
+    assert (ctx.job_id, ctx.attempt, ctx.cancelled) == (job.id, 1, cancelled)
+    assert payload == {"to": "ada"}
+    assert status_while_running is S.PROCESSING  # saved before the handler ran
+    after = stored(storage, job)
+    assert (after.status, after.attempts, after.error) == (S.COMPLETED, 1, None)
+
+
+def test_a_claimed_job_is_not_marked_running_twice() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email")
+    storage.save_job(job)
+    claimed = storage.claim_job(job.id)
+    assert claimed is not None
+    attempts: list[int] = []
+    JobProcessor(storage).process_job(claimed, lambda ctx, payload: attempts.append(ctx.attempt))
+    assert attempts == [1]
+    assert stored(storage, job).attempts == 1
+
+
+def test_a_failure_with_attempts_left_is_scheduled_after_the_backoff() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=2)
+    storage.save_job(job)
+
+    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise ValueError("boom")
+
+    before = datetime.now(timezone.utc)
+    JobProcessor(storage).process_job(job, boom)  # the tutorial's backoff: 1 s after 1 attempt
+    after = stored(storage, job)
+    assert (after.status, after.attempts, after.error) == (S.PENDING, 1, "ValueError: boom")
+    assert after.next_attempt_at is not None
+    wait = after.next_attempt_at - before
+    assert timedelta(seconds=1) <= wait < timedelta(seconds=2)
+
+    JobProcessor(storage).process_job(after, boom, backoff=Constant(30))
+    final = stored(storage, job)
+    assert (final.status, final.attempts, final.error) == (S.FAILED, 2, "ValueError: boom")
+
+
+def test_a_custom_backoff_sets_next_attempt_at() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=3)
+    storage.save_job(job)
+
+    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise OSError("down")
+
+    before = datetime.now(timezone.utc)
+    JobProcessor(storage).process_job(job, boom, backoff=Constant(30))
+    after = stored(storage, job)
+    assert after.next_attempt_at is not None
+    assert timedelta(seconds=30) <= after.next_attempt_at - before < timedelta(seconds=31)
+
+
+def test_a_base_exception_fails_the_job_saves_it_and_propagates() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=5)
+    storage.save_job(job)
+
+    def interrupted(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        JobProcessor(storage).process_job(job, interrupted)
+    after = stored(storage, job)
+    assert (after.status, after.attempts, after.error) == (S.FAILED, 1, "KeyboardInterrupt: ")
