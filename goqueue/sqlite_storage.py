@@ -103,6 +103,8 @@ class SQLiteStorage(JobStorage):
             ``sqlite3.OperationalError`` ("database is locked").
         recover: put jobs left ``processing`` back to ``pending`` when opening (see the
             module docstring); False when another live process uses the same file.
+        synchronous: ``"NORMAL"`` (the default) or ``"FULL"``, which also survives a power
+            cut by syncing the disk at every commit (see **Durability**).
 
     Attributes:
         path: the file, as given.
@@ -110,10 +112,17 @@ class SQLiteStorage(JobStorage):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 30.0, recover: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        recover: bool = True,
+        synchronous: str = "NORMAL",
     ) -> None:
         if timeout < 0:
             raise ValueError(f"timeout must be >= 0, got {timeout}")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         self.path = path
         # isolation_level=None: no implicit transactions; each method says BEGIN itself.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
@@ -125,7 +134,7 @@ class SQLiteStorage(JobStorage):
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # stays set in the file
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         self.recovered = 0
         with self._transaction() as db:
             for statement in _SCHEMA.split(";"):

@@ -116,9 +116,11 @@ def test_a_closed_storage_refuses_calls(tmp_path: Path) -> None:
         storage.get_job("x")
 
 
-def test_a_bad_timeout_is_refused(tmp_path: Path) -> None:
+def test_bad_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^timeout must be >= 0, got -1$"):
         SQLiteStorage(tmp_path / "jobs.db", timeout=-1)
+    with pytest.raises(ValueError, match=r"^synchronous must be 'NORMAL' or 'FULL', got 'OFF'$"):
+        SQLiteStorage(tmp_path / "jobs.db", synchronous="OFF")
 
 
 def test_a_write_waits_for_another_connection_then_gives_up(tmp_path: Path) -> None:

@@ -29,23 +29,38 @@ from goqueue.lab.timing import (
     time_sleeping_jobs,
 )
 
+# isort: split
 # -- retries and persistence (issue 5) --
+from goqueue.lab.crash import (
+    CrashResult,
+    cross_thread_error,
+    kill_mid_run,
+    locked_errors,
+    measure_throughput,
+    storage_locked_errors,
+)
 
 __all__: list[str] = [
+    "CrashResult",
     "GoShutdownStats",
     "GoStopOutcome",
     "PoolPanel",
     "SyncQueue",
     "TimingRow",
+    "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
     "ideal_seconds",
+    "kill_mid_run",
+    "locked_errors",
+    "measure_throughput",
     "plot_dropped",
     "plot_timing",
     "pool_panel",
     "state_machine_edges",
+    "storage_locked_errors",
     "time_sleeping_jobs",
 ]

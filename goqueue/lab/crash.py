@@ -1,0 +1,302 @@
+"""Persistence experiments for notebook 07: kill a worker process, threads and SQLite, speed.
+
+* ``kill_mid_run`` starts a process running a ``Queue`` on a SQLite file, waits (by reading
+  the file) until it has finished some jobs and is in the middle of others, kills it with
+  ``SIGKILL``, then runs a second process on the same file and reports what happened.
+* ``cross_thread_error`` and ``locked_errors`` show why SQLite needs care with threads;
+  ``storage_locked_errors`` runs the same writes through ``SQLiteStorage``.
+* ``measure_throughput`` times no-op jobs through a queue on a given storage.
+
+The worker processes run ``_worker_main`` (see ``_WORKER``).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goqueue import Job, JobContext, JobStatus, JobStorage, Queue, SQLiteStorage
+
+__all__ = [
+    "CrashResult",
+    "cross_thread_error",
+    "kill_mid_run",
+    "locked_errors",
+    "measure_throughput",
+    "storage_locked_errors",
+]
+
+
+@dataclass(frozen=True)
+class CrashResult:
+    """What ``kill_mid_run`` saw.
+
+    Attributes:
+        jobs: how many jobs were in the file before the first process started.
+        completed_at_kill, processing_at_kill, pending_at_kill: the file's counts right
+            after the kill.
+        recovered: jobs the second process found ``processing`` and put back to pending.
+        completed: jobs ``COMPLETED`` at the end.
+        lost: jobs in the file at the start that are not ``COMPLETED`` at the end.
+        runs: handler runs in both processes together.
+        rerun: jobs whose handler started twice (at-least-once delivery at work).
+    """
+
+    jobs: int
+    completed_at_kill: int
+    processing_at_kill: int
+    pending_at_kill: int
+    recovered: int
+    completed: int
+    lost: int
+    runs: int
+    rerun: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.jobs} jobs; killed with {self.completed_at_kill} completed,"
+            f" {self.processing_at_kill} processing, {self.pending_at_kill} pending;"
+            f" restart recovered {self.recovered}; finally {self.completed} completed,"
+            f" {self.lost} lost; {self.runs} handler runs, {self.rerun} re-run"
+        )
+
+
+_WORKER = (
+    "import sys; from goqueue.lab.crash import _worker_main;"
+    " _worker_main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))"
+)
+
+
+def _start_worker(
+    db: Path, runs_log: Path, workers: int, work_seconds: float
+) -> subprocess.Popen[str]:
+    args = [str(db), str(runs_log), str(workers), str(work_seconds)]
+    return subprocess.Popen(
+        [sys.executable, "-c", _WORKER, *args], stdout=subprocess.PIPE, text=True
+    )
+
+
+def _counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+    finally:
+        conn.close()
+
+
+def kill_mid_run(
+    jobs: int = 200,
+    workers: int = 4,
+    work_seconds: float = 0.01,
+    *,
+    kill_after: int = 10,
+    timeout: float = 30.0,
+) -> CrashResult:
+    """Kill a queue process with SIGKILL mid-run, restart it on the same file, report.
+
+    Args:
+        jobs: no-op jobs stored in a fresh SQLite file (in a temporary folder).
+        workers: worker threads in each process.
+        work_seconds: how long each job's handler works.
+        kill_after: kill once at least this many jobs are completed (and some running).
+        timeout: seconds allowed for each wait; a failure bound, not a pace.
+
+    Returns:
+        A ``CrashResult``.
+
+    Raises:
+        TimeoutError: the first process never reached the middle of its work, or the
+            second did not finish, within *timeout*.
+        RuntimeError: a worker process exited on its own, or with an error.
+    """
+    if not hasattr(signal, "SIGKILL"):  # pragma: no cover - Windows
+        raise RuntimeError("kill_mid_run needs SIGKILL (a POSIX system)")
+    with tempfile.TemporaryDirectory(prefix="goqueue-crash-") as folder:
+        db, runs_log = Path(folder, "jobs.db"), Path(folder, "runs.log")
+        with SQLiteStorage(db) as storage:
+            for n in range(jobs):
+                storage.save_job(Job(type="work", payload={"n": n}))
+
+        first = _start_worker(db, runs_log, workers, work_seconds)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                counts = _counts(db)
+                if counts.get("completed", 0) >= kill_after and counts.get("processing", 0):
+                    break
+                if first.poll() is not None:
+                    raise RuntimeError(f"the worker process exited before the kill: {counts}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no work in progress after {timeout} s: {counts}")
+                time.sleep(0.002)  # polling interval; the loop's predicate decides
+            first.send_signal(signal.SIGKILL)
+        finally:
+            first.kill()
+            first.communicate()
+        at_kill = _counts(db)
+
+        second = _start_worker(db, runs_log, workers, work_seconds)
+        try:
+            out, _ = second.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            second.communicate()
+            raise TimeoutError(f"the restarted process did not finish in {timeout} s") from None
+        if second.returncode != 0:
+            raise RuntimeError(f"the restarted process failed with code {second.returncode}")
+        recovered = int(out.split()[1])
+
+        with SQLiteStorage(db, recover=False) as storage:
+            final = storage.list_jobs()
+        runs = collections.Counter(line.split()[0] for line in runs_log.read_text().splitlines())
+    completed = sum(job.status is JobStatus.COMPLETED for job in final)
+    return CrashResult(
+        jobs=jobs,
+        completed_at_kill=at_kill.get("completed", 0),
+        processing_at_kill=at_kill.get("processing", 0),
+        pending_at_kill=at_kill.get("pending", 0),
+        recovered=recovered,
+        completed=completed,
+        lost=jobs - completed,
+        runs=sum(runs.values()),
+        rerun=sum(count > 1 for count in runs.values()),
+    )
+
+
+def _worker_main(db: str, runs_log: str, workers: int, work_seconds: float) -> None:
+    """The process ``kill_mid_run`` starts: run every job in *db*, log each handler start."""
+    log_fd = os.open(runs_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def work(ctx: JobContext, payload: Any) -> None:
+        os.write(log_fd, f"{ctx.job_id} {ctx.attempt}\n".encode())  # one short append
+        ctx.cancelled.wait(work_seconds)  # the "work"
+
+    storage = SQLiteStorage(db)
+    print(f"recovered {storage.recovered}", flush=True)
+    queue = Queue(workers=workers, storage=storage)
+    queue.register_handler("work", work)
+    queue.start()
+    queue.join()
+    queue.stop()
+    storage.close()
+    os.close(log_fd)
+
+
+# -- threads and SQLite ---------------------------------------------------------------
+
+
+def cross_thread_error() -> str:
+    """Use a default ``sqlite3`` connection from a second thread; return the error text."""
+    conn = sqlite3.connect(":memory:")
+    errors: list[str] = []
+
+    def use() -> None:
+        try:
+            conn.execute("SELECT 1")
+        except sqlite3.ProgrammingError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    conn.close()
+    return errors[0] if errors else ""
+
+
+def _hammer(threads: int, writes: int, write: Any) -> int:
+    """Run *write(thread_no, n)* from *threads* threads at once; count 'database is locked'."""
+    barrier = threading.Barrier(threads)
+    errors = [0] * threads  # one slot per thread: no lock needed
+
+    def writer(me: int) -> None:
+        barrier.wait()
+        for n in range(writes):
+            try:
+                write(me, n)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                errors[me] += 1
+
+    pool = [threading.Thread(target=writer, args=(me,)) for me in range(threads)]
+    try:
+        for thread in pool:
+            thread.start()
+    finally:
+        for thread in pool:
+            thread.join()
+    return sum(errors)
+
+
+def locked_errors(threads: int = 8, writes: int = 200, timeout: float = 0.0) -> int:
+    """Writes from *threads* threads, a connection each, busy timeout *timeout*.
+
+    Returns:
+        How many of the ``threads * writes`` writes failed with "database is locked".
+    """
+    with tempfile.TemporaryDirectory(prefix="goqueue-locked-") as folder:
+        path = Path(folder, "demo.db")
+        setup = sqlite3.connect(path, isolation_level=None)
+        setup.execute("PRAGMA journal_mode = WAL")
+        setup.execute("CREATE TABLE t (thread INTEGER, n INTEGER)")
+        setup.close()
+        conns = [
+            sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            for _ in range(threads)
+        ]
+
+        def write(me: int, n: int) -> None:
+            conn = conns[me]  # this thread's own connection
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO t VALUES (?, ?)", (me, n))
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+        try:
+            return _hammer(threads, writes, write)
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+def storage_locked_errors(threads: int = 8, writes: int = 200) -> int:
+    """The same writes as ``locked_errors``, as jobs saved through one ``SQLiteStorage``."""
+    with (
+        tempfile.TemporaryDirectory(prefix="goqueue-locked-") as folder,
+        SQLiteStorage(Path(folder, "demo.db")) as storage,
+    ):
+        errors = _hammer(threads, writes, lambda me, n: storage.save_job(Job(type="t")))
+        assert len(storage) == threads * writes - errors
+        return errors
+
+
+def measure_throughput(storage: JobStorage, jobs: int = 2000, workers: int = 8) -> float:
+    """Run *jobs* no-op jobs through a ``Queue`` on *storage*; return jobs per second.
+
+    The clock runs from the first submit until the last job is final.
+    """
+    queue = Queue(workers=workers, storage=storage)
+    queue.register_handler("noop", lambda ctx, payload: None)
+    queue.start()
+    try:
+        started = time.perf_counter()
+        for _ in range(jobs):
+            queue.submit_job("noop")
+        queue.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        queue.stop()
+    return jobs / elapsed
