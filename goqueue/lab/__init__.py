@@ -39,8 +39,17 @@ from goqueue.lab.crash import (
     measure_throughput,
     storage_locked_errors,
 )
+from goqueue.lab.retries import (
+    AttemptRecord,
+    herd_schedule,
+    peak_load,
+    plot_attempts,
+    plot_herd,
+    record_attempts,
+)
 
 __all__: list[str] = [
+    "AttemptRecord",
     "CrashResult",
     "GoShutdownStats",
     "GoStopOutcome",
@@ -53,13 +62,18 @@ __all__: list[str] = [
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
+    "herd_schedule",
     "ideal_seconds",
     "kill_mid_run",
     "locked_errors",
     "measure_throughput",
+    "peak_load",
+    "plot_attempts",
     "plot_dropped",
+    "plot_herd",
     "plot_timing",
     "pool_panel",
+    "record_attempts",
     "state_machine_edges",
     "storage_locked_errors",
     "time_sleeping_jobs",
