@@ -1,0 +1,175 @@
+"""The hammer: it finds the unsafe registry's races on every run, and none in a locked one."""
+
+from __future__ import annotations
+
+import doctest
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import goqueue.lab.hammer
+from goqueue import Registry
+from goqueue.lab.hammer import HammerProgress, hammer
+from goqueue.lab.outcomes import Grade
+from goqueue.lab.unsafe_registry import RegistryStatistics, UnsafeRegistry
+
+MILLION = 1_000_000
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(goqueue.lab.hammer).failed == 0
+
+
+# -- reliability (issue 3, item 3): these run on every Python `make test` covers --
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_unsafe_registry_shows_anomalies_on_every_short_run(run: int) -> None:
+    outcomes = hammer("unsafe", seconds=0.5, trials=5, seed=run)
+    assert outcomes.anomalies > 0, str(outcomes)
+    assert outcomes.anomalous_trials > 0
+    assert outcomes.switch_interval == sys.getswitchinterval()  # default, untouched
+
+
+@pytest.mark.parametrize("target", ["locked", "core"])
+def test_locked_registries_show_zero_anomalies_in_a_million_operations(target: str) -> None:
+    outcomes = hammer(target, threads=4, iterations=2_500, trials=100)
+    assert outcomes.operations == MILLION
+    assert outcomes.anomalies == 0, str(outcomes)
+    assert outcomes.exceptions == {}
+    # Not vacuous: the threads did interleave (a read-back saw another thread's handler).
+    assert any(t.grade is Grade.INTERESTING for t in outcomes.trials)
+
+
+def test_one_thread_never_shows_an_anomaly() -> None:
+    outcomes = hammer("unsafe", threads=1, iterations=5_000, trials=3)
+    assert outcomes.anomalies == 0
+    assert [t.grade for t in outcomes.trials] == [Grade.ACCEPTABLE] * 3
+
+
+# -- what the hammer counts and records --
+
+
+def test_iterations_give_an_exact_operation_count() -> None:
+    outcomes = hammer("locked", threads=3, iterations=400, trials=2, seed=7)
+    assert outcomes.operations == 3 * 400 * 2
+    assert [t.operations for t in outcomes.trials] == [1200, 1200]
+    assert outcomes.seconds is None
+    assert outcomes.iterations == 400
+    assert outcomes.seed == 7
+    assert outcomes.threads == 3
+    assert outcomes.target == "locked"
+    assert outcomes.python_version == ".".join(map(str, sys.version_info[:3]))
+    check = getattr(sys, "_is_gil_enabled", None)
+    assert outcomes.gil_enabled is (True if check is None else check())
+
+
+def test_switch_interval_is_set_for_the_run_and_restored() -> None:
+    before = sys.getswitchinterval()
+    seen: list[tuple[bool, float]] = []
+    outcomes = hammer(
+        "locked",
+        iterations=50,
+        trials=2,
+        switch_interval=1e-5,
+        progress=lambda p: seen.append((p.done, sys.getswitchinterval())),
+    )
+    assert outcomes.switch_interval == pytest.approx(1e-5)
+    *running, (done, after) = seen
+    assert running and all(not d and s == pytest.approx(1e-5) for d, s in running)
+    assert done and after == before  # restored before the final report
+    assert sys.getswitchinterval() == before
+
+
+def test_switch_interval_and_threads_are_restored_when_progress_raises() -> None:
+    before = sys.getswitchinterval()
+
+    def explode(progress: HammerProgress) -> None:
+        raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        hammer("unsafe", seconds=0.3, trials=1, switch_interval=1e-4, progress=explode)
+    assert sys.getswitchinterval() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("hammer-")]
+
+
+def test_progress_reports_growing_counts_then_done() -> None:
+    reports: list[HammerProgress] = []
+    outcomes = hammer("unsafe", seconds=0.4, trials=2, progress=reports.append)
+    assert len(reports) >= 3
+    assert reports[-1].done and not any(r.done for r in reports[:-1])
+    ops = [r.operations for r in reports]
+    assert ops == sorted(ops)
+    assert reports[-1].operations == outcomes.operations
+    assert reports[-1].anomalies == outcomes.anomalies
+    assert {r.trials for r in reports} == {2}
+
+
+class _ExplodingRegistry(Registry):
+    """A registry whose lookups of one type fail: the hammer must count, not print."""
+
+    def get_handler(self, job_type: str) -> Any:
+        if job_type == "job-1":
+            raise ValueError("no")
+        return super().get_handler(job_type)
+
+
+def test_exceptions_in_threads_are_counted_never_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    outcomes = hammer(_ExplodingRegistry, threads=2, iterations=300, trials=2)
+    assert outcomes.exceptions["ValueError"] > 0
+    assert outcomes.anomalies >= outcomes.exceptions["ValueError"]
+    assert outcomes.target == "_ExplodingRegistry"
+    assert capfd.readouterr().err == ""
+    assert not [t for t in threading.enumerate() if t.name.startswith("hammer-")]
+
+
+class _ForgetfulRegistry(UnsafeRegistry):
+    """Reports one registration fewer and lists its first type twice: both must be caught."""
+
+    def statistics(self) -> RegistryStatistics:
+        stats = super().statistics()
+        return RegistryStatistics(stats.registrations - 1, stats.lookups, stats.order)
+
+    def job_types(self) -> list[str]:
+        types = super().job_types()
+        return types[:1] + types
+
+
+def test_lost_updates_and_duplicates_are_counted_against_what_threads_did() -> None:
+    outcomes = hammer(_ForgetfulRegistry, threads=1, iterations=100, trials=3)
+    assert [t.lost_updates for t in outcomes.trials] == [1, 1, 1]
+    assert [t.duplicates for t in outcomes.trials] == [1, 1, 1]
+    assert outcomes.anomalies == 6
+    assert outcomes.rows()[0].state == "lost updates + duplicate types"
+
+
+def test_same_seed_same_single_thread_run() -> None:
+    def run(seed: int) -> Any:
+        return hammer("unsafe", threads=1, iterations=500, trials=1, seed=seed).trials
+
+    assert run(3) == run(3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"threads": 0}, ValueError, r"^threads must be >= 1, got 0$"),
+        ({"trials": 0}, ValueError, r"^trials must be >= 1, got 0$"),
+        ({"iterations": 0}, ValueError, r"^iterations must be >= 1, got 0$"),
+        ({"seconds": 0}, ValueError, r"^seconds must be > 0, got 0$"),
+        ({"switch_interval": -1.0}, ValueError, r"^switch_interval must be > 0, got -1.0$"),
+        (
+            {"target": "fast"},
+            ValueError,
+            r"^unknown registry: 'fast' \(expected one of 'core', 'locked', 'unsafe'\)$",
+        ),
+        ({"target": 3}, TypeError, r"^target must be a registry name or a callable, got 3$"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
+    call: Callable[..., Any] = hammer
+    with pytest.raises(error, match=message):
+        call(**kwargs)
