@@ -7,6 +7,11 @@ matplotlib and ipywidgets lazily, inside the functions that need them.
 from __future__ import annotations
 
 # -- registries and the hammer (issue 3) --
+from goqueue.lab.hammer import HammerProgress, hammer
+from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
+from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
+
+# isort: split
 # -- throughput and lock measurements (issue 3) --
 # -- deterministic exploration and the race detector (issue 6) --
 # -- notebook panels and lesson helpers (issue 4) --
@@ -53,15 +58,24 @@ __all__: list[str] = [
     "CrashResult",
     "GoShutdownStats",
     "GoStopOutcome",
+    "Grade",
+    "HammerProgress",
+    "LockedRegistry",
+    "OutcomeRow",
+    "Outcomes",
     "PoolPanel",
+    "RegistryStatistics",
     "SyncQueue",
     "TimingRow",
+    "TrialResult",
+    "UnsafeRegistry",
     "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
+    "hammer",
     "herd_schedule",
     "ideal_seconds",
     "kill_mid_run",
