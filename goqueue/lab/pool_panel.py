@@ -3,8 +3,9 @@
 Pressing *Run* submits ``jobs`` sleeping jobs to a fresh ``Queue`` with the chosen number of
 workers, in a background thread, while the button's handler shows live counts; once that
 thread is joined it prints the result and redraws the plot of every run so far against the
-ideal line. ``PoolPanel.run()`` does the same without a click (for tests and for a notebook
-cell that wants a number to assert on).
+ideal line. The button stays disabled until the result and the plot are shown; while a run
+is going the result reads ``"running…"``. ``PoolPanel.run()`` does the same without a click
+(for tests, and for a notebook cell that wants a number to assert on).
 
 Each control carries a CSS class, so a browser test can find it:
 ``gq-workers``, ``gq-duration``, ``gq-run``, ``gq-live``, ``gq-result``, ``gq-plot``.
@@ -16,6 +17,7 @@ ipywidgets and matplotlib are imported lazily, inside the functions that need th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -89,7 +91,8 @@ class PoolPanel:
         _ipython_display()(self.widget)
 
     def _on_click(self, _button: Any) -> None:
-        self.run()
+        with contextlib.suppress(RuntimeError):  # the result line already shows the failure
+            self.run()
 
     def _watch(self, queue: Queue) -> None:
         with self._lock:
@@ -132,31 +135,34 @@ class PoolPanel:
             except BaseException as exc:  # reported by run(), in the caller's thread
                 errors.append(exc)
 
-        self.run_button.disabled = True
-        self.live_history = []
-        self._show_live(f"starting {self.jobs} jobs on {workers} workers")
-        thread = threading.Thread(target=measure, name="gq-pool-panel")
+        self.run_button.disabled = True  # enabled again only once result and plot are shown
         try:
-            thread.start()
-            while thread.is_alive():
-                thread.join(self.refresh)
-                line = self._live_line()
-                if line is not None:
-                    self._show_live(line)
+            self.live_history = []
+            self.result.value = "running…"
+            self._show_live(f"starting {self.jobs} jobs on {workers} workers")
+            thread = threading.Thread(target=measure, name="gq-pool-panel")
+            try:
+                thread.start()
+                while thread.is_alive():
+                    thread.join(self.refresh)
+                    line = self._live_line()
+                    if line is not None:
+                        self._show_live(line)
+            finally:
+                thread.join()
+                with self._lock:
+                    self._queue = None
+            if errors:
+                self.result.value = f"run failed: {type(errors[0]).__name__}: {errors[0]}"
+                raise RuntimeError("pool panel run failed") from errors[0]
+            row = rows[0]
+            self.rows.append(row)
+            self._show_live(f"done: {row.completed}/{row.jobs} completed")
+            self.result.value = row.summary()
+            self._redraw()
+            return row
         finally:
-            thread.join()
-            with self._lock:
-                self._queue = None
             self.run_button.disabled = False
-        if errors:
-            self.result.value = f"run failed: {type(errors[0]).__name__}: {errors[0]}"
-            raise RuntimeError("pool panel run failed") from errors[0]
-        row = rows[0]
-        self.rows.append(row)
-        self._show_live(f"done: {row.completed}/{row.jobs} completed")
-        self.result.value = row.summary()
-        self._redraw()
-        return row
 
     def _redraw(self) -> None:
         import matplotlib.pyplot as plt

@@ -82,6 +82,25 @@ def test_a_failing_run_is_reported_and_reenables_the_button() -> None:
     assert not panel.run_button.disabled
 
 
+def test_a_failing_click_is_shown_not_raised() -> None:
+    panel = pool_panel(jobs=2, workers=1, duration=0.01)
+    panel.jobs = 0
+    panel.run_button.click()
+    assert panel.result.value.startswith("run failed: ValueError")
+    assert not panel.run_button.disabled
+
+
+def test_the_button_is_disabled_until_the_result_and_plot_are_shown() -> None:
+    panel = pool_panel(jobs=3, workers=3, duration=0.01)
+    events: list[tuple[str, object]] = []
+    panel.run_button.observe(lambda c: events.append(("disabled", c["new"])), names="disabled")
+    panel.result.observe(lambda c: events.append(("result", c["new"])), names="value")
+    panel.run_button.click()
+    assert events[:2] == [("disabled", True), ("result", "running…")]
+    assert events[-1] == ("disabled", False)
+    assert events[-2][0] == "result" and str(events[-2][1]).startswith("3 jobs in ")
+
+
 def test_jobs_must_be_positive() -> None:
     with pytest.raises(ValueError, match=r"^jobs must be >= 1, got 0$"):
         PoolPanel(jobs=0)
