@@ -13,6 +13,13 @@ from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, Unsa
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --
+# (measure_throughput(worker_counts, job) is imported from goqueue.lab.throughput: the
+# top-level name is taken by goqueue.lab.crash's storage measurement below.)
+from goqueue.lab.locks import Crossover, LockComparison, LockRow, compare_locks
+from goqueue.lab.starvation import ReaderPreferringRWLock, StarvationResult, starvation_demo
+from goqueue.lab.throughput import ThroughputResult, ThroughputRow
+
+# isort: split
 # -- deterministic exploration and the race detector (issue 6) --
 # -- notebook panels and lesson helpers (issue 4) --
 from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
@@ -56,19 +63,27 @@ from goqueue.lab.retries import (
 __all__: list[str] = [
     "AttemptRecord",
     "CrashResult",
+    "Crossover",
     "GoShutdownStats",
     "GoStopOutcome",
     "Grade",
     "HammerProgress",
+    "LockComparison",
+    "LockRow",
     "LockedRegistry",
     "OutcomeRow",
     "Outcomes",
     "PoolPanel",
+    "ReaderPreferringRWLock",
     "RegistryStatistics",
+    "StarvationResult",
     "SyncQueue",
+    "ThroughputResult",
+    "ThroughputRow",
     "TimingRow",
     "TrialResult",
     "UnsafeRegistry",
+    "compare_locks",
     "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
@@ -88,6 +103,7 @@ __all__: list[str] = [
     "plot_timing",
     "pool_panel",
     "record_attempts",
+    "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",
     "time_sleeping_jobs",

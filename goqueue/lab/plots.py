@@ -1,0 +1,110 @@
+"""Small shared helpers for the measurement results: text tables, HTML tables, axes.
+
+The throughput and lock results print as plain-text tables in a terminal, render as HTML
+tables in Jupyter and draw themselves on a matplotlib ``Axes``. The pieces they share live
+here; matplotlib is imported only inside :func:`get_axes`, when a plot is asked for.
+
+>>> print(text_table(["workers", "jobs / s"], [[1, "95.1"], [16, "1480.0"]]))
+workers  jobs / s
+-------  --------
+      1      95.1
+     16    1480.0
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "available_cores",
+    "get_axes",
+    "gil_enabled",
+    "html_table",
+    "python_version",
+    "text_table",
+]
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def gil_enabled() -> bool:
+    """Whether this interpreter runs with the GIL.
+
+    ``sys._is_gil_enabled()`` exists from Python 3.13; before that the GIL is always on.
+    On a free-threaded build (3.13t) it may be off, and then CPU-bound threads can scale.
+    """
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
+def python_version() -> str:
+    """The interpreter, e.g. ``'CPython 3.11.9'`` (with ``' free-threaded'`` if so)."""
+    version = ".".join(str(part) for part in sys.version_info[:3])
+    name = sys.implementation.name
+    label = "CPython" if name == "cpython" else name
+    threaded = " free-threaded" if "free-threading" in sys.version else ""
+    return f"{label} {version}{threaded}"
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table: headers, a rule, then right-aligned cells.
+
+    Args:
+        headers: the column titles.
+        rows: the cells, each converted with ``str``.
+
+    Returns:
+        The table as lines joined with newlines (no trailing newline).
+    """
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [len(title) for title in headers]
+    for row in cells:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = [
+        "  ".join(title.ljust(widths[i]) for i, title in enumerate(headers)).rstrip(),
+        "  ".join("-" * width for width in widths),
+    ]
+    for row in cells:
+        lines.append("  ".join(cell.rjust(widths[i]) for i, cell in enumerate(row)))
+    return "\n".join(lines)
+
+
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, caption: str = ""
+) -> str:
+    """The same table as HTML, escaped, for ``_repr_html_``.
+
+    >>> html_table(["a"], [["<1>"]])
+    '<table><thead><tr><th>a</th></tr></thead><tbody><tr><td>&lt;1&gt;</td></tr></tbody></table>'
+    """
+    head = "".join(f"<th>{html.escape(str(title))}</th>" for title in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def get_axes(ax: Any = None) -> Any:
+    """Return *ax*, or a new ``Axes`` on a new figure if it is None.
+
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed (``pip install goqueue[lab]``).
+    """
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _fig, new_ax = plt.subplots()
+    return new_ax
