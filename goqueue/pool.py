@@ -134,10 +134,14 @@ class WorkerPool:
         self._final_counts = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 0, JobStatus.CANCELLED: 0}
         self._report: ShutdownReport | None = None
         self._cancelled_ids: list[str] = []  # what stop() cancelled, for its report
-        # Notified when _unfinished becomes empty.
+        # Notified when _unfinished becomes empty, if _idle_waiters > 0.
         self._idle = threading.Condition(self._lock)
-        # Notified whenever a job becomes final (wait() listens).
+        self._idle_waiters = 0  # threads in _wait_idle (join, stop)
+        # Notified whenever a job becomes final, if _job_waiters > 0 (wait() listens).
         self._job_finished = threading.Condition(self._lock)
+        self._job_waiters = 0  # threads in wait()
+        # (Counting waiters lets a worker skip two notify_all calls per job when nobody
+        # waits: the common case, and a measurable share of the per-job cost.)
         # Notified when _scheduled gains an earlier entry or the pool stops.
         self._retry_changed = threading.Condition(self._lock)
         # Set by stop() once the scheduler must exit.
@@ -265,14 +269,14 @@ class WorkerPool:
         drained = True
         if drain:
             with self._lock:
-                drained = self._idle.wait_for(lambda: not self._unfinished, timeout)
+                drained = self._wait_idle(timeout)
         if not drained or not drain:
             drained = False
             self._cancel_unstarted()
         with self._lock:
             # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
             # retry, CANCELLED (see _after_run).
-            self._idle.wait_for(lambda: not self._unfinished)
+            self._wait_idle(None)
             self._scheduler_exit = True
             self._retry_changed.notify_all()
         self._threads[-1].join()  # the scheduler first: it may still put into the buffer
@@ -320,7 +324,11 @@ class WorkerPool:
                     # Another process's job: nobody here will notify us, so look again
                     # from time to time.
                     remaining = 0.05 if remaining is None else min(remaining, 0.05)
-                self._job_finished.wait(remaining)
+                self._job_waiters += 1
+                try:
+                    self._job_finished.wait(remaining)
+                finally:
+                    self._job_waiters -= 1
 
     def join(self, timeout: float | None = None) -> None:
         """Block until every job accepted so far is final.
@@ -329,10 +337,18 @@ class WorkerPool:
             TimeoutError: jobs are still unfinished after *timeout* seconds.
         """
         with self._lock:
-            if not self._idle.wait_for(lambda: not self._unfinished, timeout):
+            if not self._wait_idle(timeout):
                 raise TimeoutError(
                     f"{len(self._unfinished)} job(s) still unfinished after {timeout} s"
                 )
+
+    def _wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no accepted job is unfinished; False on timeout. Caller holds _lock."""
+        self._idle_waiters += 1
+        try:
+            return self._idle.wait_for(lambda: not self._unfinished, timeout)
+        finally:
+            self._idle_waiters -= 1
 
     def statistics(self) -> QueueStatistics:
         with self._lock:
@@ -437,8 +453,9 @@ class WorkerPool:
         self._job_backoff.pop(job_id, None)
         if status is not None:
             self._final_counts[status] += 1
-        self._job_finished.notify_all()
-        if not self._unfinished:
+        if self._job_waiters:
+            self._job_finished.notify_all()
+        if not self._unfinished and self._idle_waiters:
             self._idle.notify_all()
 
     def _forget(self, job_id: str) -> None:

@@ -75,8 +75,10 @@ class RWLock:
                 writer waits (either would deadlock).
         """
         me = threading.get_ident()
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
+            if self._writer is None and not self._waiting_writers and me not in self._readers:
+                self._readers[me] = 1  # the common case: no writer anywhere, first read lock
+                return True
             if self._writer == me:
                 raise RuntimeError("cannot take a read lock while holding the write lock")
             if me in self._readers:
@@ -84,6 +86,7 @@ class RWLock:
                     raise RuntimeError("recursive read lock while a writer waits would deadlock")
                 self._readers[me] += 1
                 return True
+            deadline = None if timeout is None else time.monotonic() + timeout
             while self._writer is not None or self._waiting_writers:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -107,7 +110,7 @@ class RWLock:
                 self._readers[me] = count - 1
                 return
             del self._readers[me]
-            if not self._readers:
+            if not self._readers and self._waiting_writers:  # only writers wait on _lock_free
                 self._lock_free.notify()
 
     def acquire_write(self, timeout: float | None = None) -> bool:

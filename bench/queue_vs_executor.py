@@ -1,0 +1,91 @@
+"""goqueue.Queue against concurrent.futures.ThreadPoolExecutor, in one process and one run.
+
+Two measurements:
+
+1. **No-op jobs** at 1, 4 and 16 workers: submit N jobs, then wait for all of them
+   (``Queue.join()`` / ``concurrent.futures.wait``). This is pure overhead: the executor
+   keeps a Future per call; goqueue keeps a stored, copied, status-tracked ``Job``.
+   Goal: ratio goqueue / executor >= 1.0 at 4 workers.
+2. **Sleeping jobs**: 64 workers, each job sleeps 10 ms, so the ideal is
+   64 / 0.01 s = 6,400 jobs/s. Goal: >= 95 % of ideal.
+
+Each figure is the best of ``--repeat`` runs (the machine is shared: the best run is the
+one least disturbed by other processes). Run: ``.venv/bin/python bench/queue_vs_executor.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+
+from goqueue import JobContext, Queue
+
+
+def noop_handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+    return None
+
+
+def noop() -> None:
+    return None
+
+
+def goqueue_rate(workers: int, jobs: int, handler: Callable[..., None]) -> float:
+    """Jobs per second through a started Queue: submit *jobs*, join."""
+    queue = Queue(workers=workers)
+    queue.register_handler("job", handler)
+    queue.start()
+    try:
+        start = time.perf_counter()
+        for _ in range(jobs):
+            queue.submit_job("job")
+        queue.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        queue.stop()
+    return jobs / elapsed
+
+
+def executor_rate(workers: int, jobs: int, fn: Callable[[], None]) -> float:
+    """Jobs per second through a ThreadPoolExecutor: submit *jobs*, wait for them all."""
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        wait([executor.submit(fn) for _ in range(workers)])  # start the threads first
+        start = time.perf_counter()
+        futures = [executor.submit(fn) for _ in range(jobs)]
+        wait(futures)
+        elapsed = time.perf_counter() - start
+    return jobs / elapsed
+
+
+def best(repeat: int, measure: Callable[[], float]) -> float:
+    return max(measure() for _ in range(repeat))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs per run")
+    parser.add_argument("--sleep-jobs", type=int, default=6_400, help="10 ms jobs per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best kept)")
+    args = parser.parse_args()
+
+    print(f"no-op jobs: {args.jobs} per run, best of {args.repeat}")
+    print(f"{'workers':>7}  {'goqueue jobs/s':>14}  {'executor jobs/s':>15}  {'ratio':>5}")
+    for workers in (1, 4, 16):
+        ours = best(args.repeat, lambda w=workers: goqueue_rate(w, args.jobs, noop_handler))
+        theirs = best(args.repeat, lambda w=workers: executor_rate(w, args.jobs, noop))
+        print(f"{workers:>7}  {ours:>14,.0f}  {theirs:>15,.0f}  {ours / theirs:>5.2f}")
+
+    def sleeper(ctx: JobContext, payload: dict[str, Any]) -> None:
+        time.sleep(0.01)
+
+    ideal = 64 / 0.01
+    rate = best(args.repeat, lambda: goqueue_rate(64, args.sleep_jobs, sleeper))
+    print()
+    print(f"sleeping jobs: 64 workers x 10 ms, {args.sleep_jobs} jobs per run")
+    print(f"goqueue {rate:,.0f} jobs/s = {rate / ideal:.1%} of the ideal {ideal:,.0f} jobs/s")
+
+
+if __name__ == "__main__":
+    main()
