@@ -1,0 +1,178 @@
+"""Fixtures for the browser tests: one JupyterLab server, one Chromium, one notebook at a time.
+
+Run them with ``make test-e2e`` (or ``scripts/run-e2e.sh``). They need Debian's
+``chromium`` on PATH; the script, not these fixtures, decides whether a missing browser is
+an error (``make test-e2e``) or a loud notice (``make test``). Run by hand, a missing
+browser is a failure with the reason, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from lab_driver import CellReport, NotebookPage  # noqa: E402
+from lab_server import REPO, LabServer, notebooks_dir, start_lab, stop_lab  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext  # noqa: E402
+
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+VIEWPORT = {"width": 1280, "height": 900}
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# "Restart Kernel and Run All" time per notebook, printed at the end of the run.
+RUN_SECONDS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how long each notebook took to run in the browser."""
+    if not RUN_SECONDS:
+        return
+    terminalreporter.section("notebooks run in the browser (Restart Kernel and Run All)")
+    for name, seconds in sorted(RUN_SECONDS.items()):
+        terminalreporter.write_line(f"{seconds:7.1f} s  {name}")
+    terminalreporter.write_line(f"screenshots: {ARTIFACTS}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests notebook by notebook: each notebook's run-all test, then the
+    tests of its panel, so a panel test reuses the page that has just run its notebook."""
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if Path(str(item.path)).parent == here]
+
+    def key(item: pytest.Item) -> tuple[str, int, str]:
+        callspec = getattr(item, "callspec", None)
+        name = str(callspec.params.get("name", "")) if callspec else ""
+        first = getattr(item, "originalname", "") == "test_notebook_runs_in_browser"
+        return (name, 0 if first else 1, item.nodeid)
+
+    ordered = sorted((items[i] for i in slots), key=key)
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """A notebook that has been opened and run top to bottom in the browser."""
+
+    notebook: NotebookPage
+    seconds: float
+    cells: list[CellReport]
+
+
+class NotebookRunner:
+    """Opens and runs notebooks one at a time, keeping only the latest open.
+
+    Keeping one notebook (one page, one kernel) at a time keeps the machine quiet for the
+    run being measured; keeping the latest lets the panel tests drive the page that the
+    run-all test just ran instead of running the notebook twice.
+    """
+
+    def __init__(self, lab: LabServer, browser: Browser) -> None:
+        self.lab = lab
+        self.browser = browser
+        self._current: tuple[str, NotebookRun, BrowserContext] | None = None
+
+    def run(self, name: str) -> NotebookRun:
+        """Return ``name`` opened and run in a fresh page (reused if it is the latest).
+
+        Args:
+            name: a notebook file name in ``notebooks/``.
+
+        Returns:
+            The run: the page, the seconds "Restart Kernel and Run All" took, the cells.
+        """
+        if self._current is not None and self._current[0] == name:
+            return self._current[1]
+        self.close()
+        context = self.browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        workspace = re.sub(r"[^A-Za-z0-9_-]", "-", Path(name).stem)
+        notebook = NotebookPage(
+            page, self.lab.url(f"lab/workspaces/e2e-{workspace}/tree/{name}"), name
+        )
+        try:
+            notebook.open()
+            seconds = notebook.restart_and_run_all()
+            notebook.wait_for_widget_views()
+            run = NotebookRun(notebook, seconds, notebook.cells())
+            RUN_SECONDS[name] = seconds
+        except BaseException:
+            context.close()
+            self.lab.shutdown_kernels()
+            raise
+        self._current = (name, run, context)
+        return run
+
+    def close(self) -> None:
+        """Close the open page, if any, and shut down every kernel."""
+        if self._current is not None:
+            _, _, context = self._current
+            self._current = None
+            context.close()
+        self.lab.shutdown_kernels()
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab server over a temporary copy of ``notebooks/``, stopped afterwards."""
+    lab = start_lab(notebooks_dir(), tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        yield lab
+    finally:
+        try:
+            lab.shutdown_kernels()
+        finally:
+            stop_lab(lab)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Debian Chromium for the whole run."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail(
+            "chromium is not installed (apt-get install chromium): browser tests cannot run"
+        )
+    args = list(CHROMIUM_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.insert(0, "--no-sandbox")
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def notebooks(lab_server: LabServer, browser: Browser) -> Iterator[NotebookRunner]:
+    """Runs notebooks in the browser, one open at a time (see :class:`NotebookRunner`)."""
+    runner = NotebookRunner(lab_server, browser)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The folder for screenshots: ``test-artifacts/e2e/`` (not committed)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
