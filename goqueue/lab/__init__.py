@@ -21,6 +21,18 @@ from goqueue.lab.throughput import ThroughputResult, ThroughputRow
 
 # isort: split
 # -- deterministic exploration and the race detector (issue 6) --
+from goqueue.lab.detector import Race, RaceDetector, race_detector
+from goqueue.lab.explore import Execution, ExploreResult, Scenario, Step, explore, replay
+from goqueue.lab.instrumented import (
+    SharedDict,
+    SharedList,
+    SharedLock,
+    SharedQueue,
+    SharedRWLock,
+    SharedVars,
+)
+
+# isort: split
 # -- notebook panels and lesson helpers (issue 4) --
 from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
 from goqueue.lab.go_shutdown import (
@@ -64,6 +76,8 @@ __all__: list[str] = [
     "AttemptRecord",
     "CrashResult",
     "Crossover",
+    "Execution",
+    "ExploreResult",
     "GoShutdownStats",
     "GoStopOutcome",
     "Grade",
@@ -74,9 +88,19 @@ __all__: list[str] = [
     "OutcomeRow",
     "Outcomes",
     "PoolPanel",
+    "Race",
+    "RaceDetector",
     "ReaderPreferringRWLock",
     "RegistryStatistics",
+    "Scenario",
+    "SharedDict",
+    "SharedList",
+    "SharedLock",
+    "SharedQueue",
+    "SharedRWLock",
+    "SharedVars",
     "StarvationResult",
+    "Step",
     "SyncQueue",
     "ThroughputResult",
     "ThroughputRow",
@@ -87,6 +111,7 @@ __all__: list[str] = [
     "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
+    "explore",
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
@@ -102,7 +127,9 @@ __all__: list[str] = [
     "plot_herd",
     "plot_timing",
     "pool_panel",
+    "race_detector",
     "record_attempts",
+    "replay",
     "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",

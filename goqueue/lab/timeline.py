@@ -1,0 +1,106 @@
+"""Draw an interleaving as a timeline: one column per thread, one row per step.
+
+Each row shows which thread took the step, what it did, and the shared state after it,
+as text (for terminals and doctests), HTML (for Jupyter) or a matplotlib figure.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from goqueue.lab.explore import Execution
+
+__all__ = ["render_html", "render_plot", "render_text"]
+
+STATE_HEADER = "shared state after"
+
+
+def _verdict(execution: Execution) -> str:
+    if execution.status == "ok":
+        return "result: ok"
+    return f"result: {execution.message}"
+
+
+def render_text(execution: Execution) -> str:
+    """The timeline as a fixed-width table, then the verdict line."""
+    names = list(execution.threads)
+    widths = {name: len(name) for name in names}
+    for step in execution.steps:
+        widths[step.thread] = max(widths.get(step.thread, 0), len(step.text))
+    header = "step  " + "  ".join(f"{n:<{widths[n]}}" for n in names) + "  " + STATE_HEADER
+    rows = [header]
+    for number, step in enumerate(execution.steps, 1):
+        cells = [f"{step.text if step.thread == n else '':<{widths[n]}}" for n in names]
+        rows.append(f"{number:>4}  " + "  ".join(cells) + "  " + step.state)
+    rows.append(_verdict(execution))
+    return "\n".join(row.rstrip() for row in rows)
+
+
+def render_html(execution: Execution) -> str:
+    """The timeline as an HTML table (class ``gq-timeline``)."""
+    names = list(execution.threads)
+    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    body = []
+    for number, step in enumerate(execution.steps, 1):
+        cells = "".join(
+            f"<td><code>{escape(step.text)}</code></td>" if step.thread == n else "<td></td>"
+            for n in names
+        )
+        body.append(f"<tr><td>{number}</td>{cells}<td><code>{escape(step.state)}</code></td></tr>")
+    colour = "#2e7d32" if execution.status == "ok" else "#c62828"
+    return (
+        "<table class='gq-timeline'>"
+        f"<tr><th>step</th>{head}<th>{STATE_HEADER}</th></tr>{''.join(body)}</table>"
+        f"<p style='color:{colour}'><b>{escape(_verdict(execution))}</b></p>"
+    )
+
+
+def render_plot(execution: Execution, ax: Any = None) -> Any:
+    """Draw the timeline: a lane per thread, steps going down, the state on the right.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(execution.threads)
+    steps = execution.steps
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2 * len(names) + 4, 0.45 * len(steps) + 1.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lane = {name: i for i, name in enumerate(names)}
+    for row, step in enumerate(steps, 1):
+        x = lane[step.thread]
+        ax.text(
+            x,
+            row,
+            step.text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            family="monospace",
+            bbox={"boxstyle": "round", "fc": colours[x % len(colours)], "alpha": 0.25},
+        )
+        ax.text(
+            len(names) - 0.4,
+            row,
+            step.state,
+            ha="left",
+            va="center",
+            fontsize=8,
+            family="monospace",
+        )
+    ax.set_xlim(-0.6, len(names) + 1.6)
+    ax.set_ylim(len(steps) + 0.7, 0.3)
+    ax.set_xticks([*range(len(names)), len(names) + 0.3])
+    ax.set_xticklabels([*names, STATE_HEADER])
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(1, len(steps) + 1))
+    ax.set(ylabel="step", title=_verdict(execution))
+    for x in range(len(names)):
+        ax.axvline(x, color="0.85", zorder=0)
+    for side in ("right", "bottom"):
+        ax.spines[side].set_visible(False)
+    return ax
