@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from goqueue import Queue
-from goqueue.lab.timing import TimingRow, plot_timing, time_sleeping_jobs
+from goqueue.lab.timing import TimingRow, ideal_seconds, time_sleeping_jobs
 
 __all__ = ["PoolPanel", "pool_panel"]
 
@@ -165,13 +165,25 @@ class PoolPanel:
             self.run_button.disabled = False
 
     def _redraw(self) -> None:
+        """Plot the latest run per worker count at this duration, and the whole ideal curve."""
         import matplotlib.pyplot as plt
 
         display = _ipython_display()
-        runs = [row for row in self.rows if row.seconds == self.rows[-1].seconds]
-        by_workers = {row.workers: row for row in runs}  # the latest run per worker count
-        fig, ax = plt.subplots(figsize=(5, 3))
-        plot_timing(sorted(by_workers.values(), key=lambda row: row.workers), ax=ax)
+        last = self.rows[-1]
+        by_workers = {row.workers: row for row in self.rows if row.seconds == last.seconds}
+        runs = sorted(by_workers.values(), key=lambda row: row.workers)
+        every = list(range(self.workers.min, self.workers.max + 1))
+        fig, ax = plt.subplots(figsize=(5.5, 3))
+        ax.plot([r.workers for r in runs], [r.elapsed for r in runs], "o-", label="measured")
+        ideal = [ideal_seconds(w, self.jobs, last.seconds) for w in every]
+        ax.plot(every, ideal, "--", color="0.5", label="ideal")
+        ax.set(
+            title=f"{self.jobs} jobs sleeping {last.seconds:g} s each",
+            xlabel="workers",
+            ylabel="total time (s)",
+            ylim=(0, None),
+        )
+        ax.legend()
         self.figure = fig
         with self.plot:
             self.plot.clear_output(wait=True)

@@ -67,8 +67,10 @@ def test_the_button_runs_and_redraws_every_worker_count_so_far() -> None:
     panel.workers.value = 2
     panel.run_button.click()
     assert [row.workers for row in panel.rows] == [1, 2]
-    measured = panel.figure.axes[0].get_lines()[0]
+    measured, ideal = panel.figure.axes[0].get_lines()
     assert list(measured.get_xdata()) == [1, 2]
+    assert list(ideal.get_xdata()) == list(range(1, 17))  # every slider position
+    assert ideal.get_ydata()[0] == pytest.approx(4 * 0.01)  # 1 worker: 4 rounds of 0.01 s
     assert not panel.run_button.disabled
 
 
