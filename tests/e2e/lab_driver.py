@@ -228,6 +228,13 @@ class NotebookPage:
             for cell in raw
         ]
 
+    def cell_types(self) -> list[str]:
+        """Return the type of every cell, in order (a stray keyboard shortcut changes it)."""
+        types: list[str] = self.page.evaluate(
+            f"() => {_PANEL}.content.widgets.map(cell => cell.model.type)"
+        )
+        return types
+
     def page_text(self) -> str:
         """Return the visible text of the notebook panel."""
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").inner_text()
@@ -255,9 +262,13 @@ class NotebookPage:
 
     # -- widgets --
 
+    @staticmethod
+    def _selector(cls: str) -> str:
+        return f".jp-NotebookPanel:not(.lm-mod-hidden) .{cls}"
+
     def widget(self, cls: str) -> Locator:
-        """Return the (single) widget element that carries the CSS class ``cls``."""
-        return self.page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) .{cls}").first
+        """Return the (first) widget element that carries the CSS class ``cls``."""
+        return self.page.locator(self._selector(cls)).first
 
     def has_widget(self, cls: str) -> bool:
         """Whether the open notebook shows a widget with the CSS class ``cls``."""
@@ -357,6 +368,42 @@ class NotebookPage:
             timeout=timeout * 1000,
         )
         return self.text(cls)
+
+    def wait_for_run(
+        self, button_cls: str, result_cls: str, before: str, *, timeout: float = 120.0
+    ) -> str:
+        """Wait until a run started by clicking ``button_cls`` is over.
+
+        Over means: the widget ``result_cls`` shows a text other than ``before``, the button
+        is enabled again and the kernel is idle (a click handler keeps it busy).
+
+        Returns:
+            The result's new text.
+
+        Raises:
+            playwright.sync_api.TimeoutError: if the run is not over within ``timeout``.
+        """
+        self.page.wait_for_function(
+            f"""([result, button, before]) => {{
+                const el = document.querySelector(result);
+                const host = document.querySelector(button);
+                const b = host && (host.tagName === 'BUTTON' ? host : host.querySelector('button'));
+                const kernel = {_PANEL}.sessionContext.session?.kernel;
+                return el && el.innerText !== before && b && !b.disabled
+                    && kernel && kernel.status === 'idle';
+            }}""",
+            arg=[self._selector(result_cls), self._selector(button_cls), before],
+            timeout=timeout * 1000,
+        )
+        return self.text(result_cls)
+
+    def screenshot_panel(self, cls: str, path: Path) -> None:
+        """Save a screenshot of the cell output that holds the widget with class ``cls``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        output = self.widget(cls).locator(
+            "xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea-output ')]"
+        )
+        output.last.screenshot(path=str(path))
 
     def attribute(self, cls: str, name: str) -> str | None:
         """Return attribute ``name`` of the widget with class ``cls`` or of its first

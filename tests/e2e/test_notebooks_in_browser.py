@@ -11,6 +11,7 @@ it lands. A panel test is skipped, with the reason, only while its notebook does
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,32 @@ def test_notebook_runs_in_browser(name: str, notebooks: NotebookRunner, artifact
     assert [cell.count for cell in code_cells] == list(range(1, len(code_cells) + 1))
     page_text = run.notebook.page_text()
     assert [marker for marker in WIDGET_ERRORS if marker in page_text] == []
+
+
+@pytest.mark.parametrize("name", [lesson("02")])
+def test_worker_pool_panel_reruns_with_new_settings(
+    name: str, notebooks: NotebookRunner, artifacts: Path
+) -> None:
+    nb = notebooks.run(name).notebook
+    cell_types = nb.cell_types()
+    workers = "2" if nb.value_text("gq-workers") != "2" else "3"
+    nb.set_value("gq-workers", workers)
+    nb.set_value("gq-duration", "0.1")  # 20 jobs of 0.1 s on 2-3 workers: about a second
+    assert (nb.value_text("gq-workers"), nb.value_text("gq-duration")) == (workers, "0.10")
+    before = nb.text("gq-result")
+    nb.watch("gq-live")
+    nb.watch("gq-result")
+
+    nb.click("gq-run")
+    nb.wait_for_run("gq-run", "gq-result", before)
+
+    result = nb.text("gq-result")
+    assert re.search(rf"\bwith {workers} workers\b", result), result
+    live = nb.watched("gq-live")
+    result_changes = nb.watched("gq-result")
+    finished_at = result_changes[-1][0]
+    counts_while_running = [text for t, text in live if t < finished_at and "running:" in text]
+    assert counts_while_running, f"no live counts before the result: {live}"
+    assert nb.widget("gq-plot").locator("img").count() >= 1
+    assert nb.cell_types() == cell_types  # typing into the widgets reached no shortcut
+    nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel.png")
