@@ -23,6 +23,7 @@ from goqueue.lab.throughput import ThroughputResult, ThroughputRow
 # -- deterministic exploration and the race detector (issue 6) --
 from goqueue.lab.detector import Race, RaceDetector, race_detector
 from goqueue.lab.explore import Execution, ExploreResult, Scenario, Step, explore, replay
+from goqueue.lab.gostyle_queue import GoJob, GoStyleQueue
 from goqueue.lab.instrumented import (
     SharedDict,
     SharedList,
@@ -78,8 +79,10 @@ __all__: list[str] = [
     "Crossover",
     "Execution",
     "ExploreResult",
+    "GoJob",
     "GoShutdownStats",
     "GoStopOutcome",
+    "GoStyleQueue",
     "Grade",
     "HammerProgress",
     "LockComparison",

@@ -252,9 +252,7 @@ class RaceDetector(Monitor):
             me.clock[me.number] += 1
         elif kind is OpKind.PUT:
             me = self._me()
-            with self._mutex:
-                _join(self._sync.setdefault((id(op.obj), "write"), {}), me.clock)
-                self._keep[id(op.obj)] = op.obj
+            op.tag = dict(me.clock)  # travels with the item to the thread that gets it
             me.clock[me.number] += 1
 
     def after(self, op: Op) -> None:
@@ -262,7 +260,10 @@ class RaceDetector(Monitor):
         if write is None:
             if isinstance(op.result, BaseException) or op.result is False:
                 return  # nothing was taken
-            if op.kind is OpKind.ACQUIRE or op.kind is OpKind.GET:
+            if op.kind is OpKind.GET:
+                if isinstance(op.tag, dict):
+                    _join(self._me().clock, op.tag)
+            elif op.kind is OpKind.ACQUIRE:
                 me = self._me()
                 number = id(op.obj)
                 with self._mutex:

@@ -115,7 +115,7 @@ class Op:
         ``"write"`` for an ``RWLock``. thread: the name of the calling thread.
     """
 
-    __slots__ = ("insert", "key", "kind", "mode", "obj", "result", "thread", "value")
+    __slots__ = ("insert", "key", "kind", "mode", "obj", "result", "tag", "thread", "value")
 
     def __init__(
         self,
@@ -132,6 +132,7 @@ class Op:
         self.mode = mode
         self.result: object = None
         self.insert = False  # a write that adds a key (changes the structure too)
+        self.tag: object = None  # what a monitor attaches to a queue item (put -> get)
         self.thread = threading.current_thread().name
 
     @property
@@ -643,7 +644,9 @@ class SharedQueue(Shared, Generic[T]):
     """
 
     def __init__(self, name: str = "queue", maxsize: int = 0) -> None:
-        self._queue: queue.Queue[T] = queue.Queue(maxsize)
+        # (item, tag) pairs: the tag is what a monitor attached at put (the race
+        # detector's clock), handed back to the monitors at the get of that item.
+        self._queue: queue.Queue[tuple[T, object]] = queue.Queue(maxsize)
         super().__init__(name)
 
     def __repr__(self) -> str:
@@ -651,7 +654,7 @@ class SharedQueue(Shared, Generic[T]):
 
     def snapshot(self) -> str:
         with self._queue.mutex:
-            return show(list(self._queue.queue))
+            return show([item for item, _ in self._queue.queue])
 
     def enabled(self, op: Op) -> bool:
         if op.kind is OpKind.GET and op.value:
@@ -663,16 +666,22 @@ class SharedQueue(Shared, Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         """Put *item* in, as ``queue.Queue.put`` does."""
         if not _monitors:
-            self._queue.put(item, block, timeout)
+            self._queue.put((item, None), block, timeout)
             return
         op = Op(self, OpKind.PUT, value=item, mode="block" if block else "")
-        _step(op, lambda: self._queue.put(item, block, timeout))
+        _step(op, lambda: self._queue.put((item, op.tag), block, timeout))
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
         """Take the oldest item out, as ``queue.Queue.get`` does."""
         if not _monitors:
-            return self._queue.get(block, timeout)
-        return _step(Op(self, OpKind.GET, value=block), lambda: self._queue.get(block, timeout))
+            return self._queue.get(block, timeout)[0]
+        op = Op(self, OpKind.GET, value=block)
+
+        def get() -> T:
+            item, op.tag = self._queue.get(block, timeout)
+            return item
+
+        return _step(op, get)
 
     def qsize(self) -> int:
         """The number of items waiting (not a step)."""

@@ -1,0 +1,233 @@
+"""Tests for goqueue.lab.detector: the three verdicts, and each happens-before edge."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from goqueue import Registry
+from goqueue.lab.detector import race_detector
+from goqueue.lab.explore import replay
+from goqueue.lab.gostyle_queue import GoStyleQueue
+from goqueue.lab.instrumented import (
+    SharedDict,
+    SharedList,
+    SharedLock,
+    SharedQueue,
+    SharedRWLock,
+    SharedVars,
+)
+from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
+
+
+def send_sms(ctx: object, payload: object) -> None:
+    pass
+
+
+def run_together(*targets: Callable[[], None]) -> None:
+    """Start one thread per target behind a barrier; join them all."""
+    barrier = threading.Barrier(len(targets))
+
+    def wrap(target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            barrier.wait(timeout=10)
+            target()
+
+        return run
+
+    threads = [
+        threading.Thread(target=wrap(t), name=f"worker-{i}") for i, t in enumerate(targets, 1)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+def unsafe_registry() -> UnsafeRegistry:
+    return UnsafeRegistry(
+        handlers=SharedDict("handlers"), order=SharedList("order"), counts=SharedDict("counts")
+    )
+
+
+def test_unsafe_registry_race_is_reported_on_a_run_that_lost_nothing() -> None:
+    # worker-1 runs to the end, then worker-2: the explorer picked this order, nothing in
+    # the program enforces it. Every registration and lookup is counted...
+    threads = {
+        "worker-1": lambda r: r.register_handler("sms", send_sms),
+        "worker-2": lambda r: r.get_handler("sms"),
+    }
+    with race_detector() as detector:
+        run = replay(unsafe_registry, threads, ["worker-1"] * 5)
+    assert run.status == "ok"
+    assert run.final_state == (
+        "handlers={'sms': send_sms}  order=['sms']  counts={'registrations': 1, 'lookups:sms': 1}"
+    )
+    # ...and still the lookup races with the registration.
+    headlines = [race.headline() for race in detector.races]
+    assert "Read at handlers['sms'] by thread worker-2 / previous write by thread worker-1" in (
+        headlines
+    )
+    report = detector.report()
+    assert report.startswith("==================\nWARNING: DATA RACE\n")
+    assert "\nRead at handlers['sms'] by thread worker-2:\n  UnsafeRegistry.get_handler()" in (
+        report.replace("\n  get_handler()", "\n  UnsafeRegistry.get_handler()")  # 3.10
+    )
+    assert "\nPrevious write at handlers['sms'] by thread worker-1:\n" in report
+    assert "\nThread worker-2 (created at):\n" in report
+    assert report.endswith(f"==================\nFound {len(detector.races)} data race(s)")
+
+
+def test_unsafe_registry_race_with_real_threads() -> None:
+    registry = unsafe_registry()
+    with race_detector() as detector:
+        run_together(
+            lambda: registry.register_handler("sms", send_sms),
+            lambda: registry.register_handler("email", send_sms),
+        )
+    locations = {race.location for race in detector.races}
+    assert "handlers" in locations  # two inserts into the same dict, unordered
+
+
+def test_goqueue_registry_is_race_free() -> None:
+    registry = Registry(SharedRWLock("lock"), handlers=SharedDict("handlers"))
+
+    def writer() -> None:
+        for i in range(50):
+            registry.register_handler(f"type-{i % 5}", send_sms)
+
+    def reader() -> None:
+        for i in range(50):
+            with contextlib.suppress(LookupError):
+                registry.get_handler(f"type-{i % 5}")
+            registry.job_types()
+
+    with race_detector() as detector:
+        run_together(writer, reader, writer, reader)
+    assert detector.races == []
+    assert detector.report() == "No data races found"
+    assert registry.job_types() == [f"type-{i}" for i in range(5)]
+
+
+def test_rwlock_guarded_registry_is_race_free() -> None:
+    registry = LockedRegistry(
+        handlers=SharedDict("handlers"),
+        order=SharedList("order"),
+        counts=SharedDict("counts"),
+        lock=SharedRWLock("lock"),
+    )
+    # its counters' lock must be visible to the detector as well
+    registry._counts_lock = SharedLock("counts_lock")  # type: ignore[assignment]
+
+    def work() -> None:
+        for i in range(30):
+            registry.register_handler(f"type-{i % 3}", send_sms)
+            registry.get_handler(f"type-{i % 3}")
+
+    with race_detector() as detector:
+        run_together(work, work, work)
+    assert detector.races == []
+    assert registry.statistics().registrations == 90
+
+
+def test_go_style_queue_shares_the_job_and_races() -> None:
+    # One job, one worker. Whether the caller looks before the worker's writes or after
+    # them, nothing orders the two: the storage lock is taken by the worker only after
+    # its writes, and by the caller not at all after submitting.
+    with race_detector() as detector:
+        q = GoStyleQueue(workers=1)
+        q.register_handler("email", lambda payload: None)
+        q.start()
+        job = q.submit_job("email", {"to": "ada"})
+        first_look = job.status  # the caller reads the job it was given
+        q.stop()
+    assert first_look in ("pending", "processing", "completed")
+    assert job.status == "completed"  # a test of the outcome passes...
+    assert {race.location for race in detector.races} == {"job-1.status"}  # ...yet it races
+
+
+def test_snapshot_queue_is_race_free() -> None:
+    with race_detector() as detector:
+        q = GoStyleQueue(workers=2, snapshots=True)
+        q.register_handler("email", lambda payload: None)
+        q.start()
+        jobs = [q.submit_job("email", {"n": i}) for i in range(3)]
+        first_looks = [job.status for job in jobs]
+        q.stop()
+    assert first_looks == ["pending"] * 3
+    assert [q.get_job(job.name).status for job in jobs] == ["completed"] * 3
+    assert detector.races == []
+
+
+def test_lock_release_then_acquire_orders_accesses() -> None:
+    stats = SharedVars("stats", count=0)
+    lock = SharedLock("lock")
+
+    def locked_bump() -> None:
+        for _ in range(20):
+            with lock:
+                stats.count += 1
+
+    def bare_bump() -> None:
+        for _ in range(20):
+            stats.count += 1
+
+    with race_detector() as guarded:
+        run_together(locked_bump, locked_bump)
+    assert guarded.races == [] and stats.count == 40
+    with race_detector() as unguarded:
+        run_together(bare_bump, bare_bump)
+    assert {race.location for race in unguarded.races} == {"stats.count"}
+
+
+def test_thread_start_and_join_order_accesses() -> None:
+    stats = SharedVars("stats", count=0)
+
+    def bump() -> None:
+        stats.count += 1
+
+    with race_detector() as detector:
+        stats.count = 10  # before start: ordered before the thread
+        first = threading.Thread(target=bump, name="first")
+        first.start()
+        first.join()
+        second = threading.Thread(target=bump, name="second")  # after a join: ordered
+        second.start()
+        second.join()
+        stats.count += 1
+    assert detector.races == [] and stats.count == 13
+
+
+def test_queue_put_then_get_orders_accesses() -> None:
+    box = SharedVars("box", value=0)
+    handoff: SharedQueue[str] = SharedQueue("handoff")
+    seen: list[int] = []
+
+    def producer() -> None:
+        box.value = 42
+        handoff.put("ready")
+
+    def consumer() -> None:
+        assert handoff.get(timeout=10) == "ready"
+        seen.append(box.value)
+
+    with race_detector() as detector:
+        run_together(producer, consumer)
+    assert seen == [42] and detector.races == []
+
+
+def test_detectors_do_not_nest_and_restore_threading() -> None:
+    start, join = threading.Thread.start, threading.Thread.join
+    with race_detector():
+        assert threading.Thread.start is not start
+        with (
+            pytest.raises(RuntimeError, match=r"^a race detector is already running$"),
+            race_detector(),
+        ):
+            pass
+    assert (threading.Thread.start, threading.Thread.join) == (start, join)
