@@ -42,6 +42,11 @@ class JobStatus(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    # Members are singletons compared by identity, so an identity hash is correct, and it
+    # is a C slot where Enum's own hash is Python code: statuses are dict keys and set
+    # members several times per job on the workers' hot path.
+    __hash__ = object.__hash__
+
     @property
     def is_final(self) -> bool:
         """True for COMPLETED, FAILED and CANCELLED: the job will not run again."""

@@ -75,7 +75,11 @@ def copy_payload(payload: dict[str, Any]) -> dict[str, Any]:
     >>> original
     {'to': ['ada']}
     """
-    return {key: _copy(value) for key, value in payload.items()}
+    copied = payload.copy()  # one C call copies a flat payload, the common case
+    for key, value in copied.items():
+        if isinstance(value, (dict, list, tuple)):
+            copied[key] = _copy(value)  # replacing a key's value while iterating is allowed
+    return copied
 
 
 def _copy(value: Any) -> Any:
