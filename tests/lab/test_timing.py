@@ -67,3 +67,12 @@ def test_plot_timing_draws_measured_and_ideal_lines() -> None:
         assert ax.get_xlabel() == "workers"
     finally:
         plt.close(ax.figure)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    import goqueue.lab.timing as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
