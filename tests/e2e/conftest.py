@@ -27,6 +27,7 @@ ARTIFACTS = REPO / "test-artifacts" / "e2e"
 VIEWPORT = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = [
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",

@@ -11,7 +11,6 @@ Widgets are found by the CSS classes the notebooks give them with
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +138,17 @@ class CellReport:
                 if marker in output.dom_text:
                     found.append(f"{where}: {marker!r} shown: {output.dom_text[:200]!r}")
         return found
+
+
+def _pick(labels: list[str], wanted: str, cls: str) -> str:
+    """Return the label equal to ``wanted``, else the one label that starts with it."""
+    for label in labels:
+        if label.lower() == wanted.lower():
+            return label
+    starting = [label for label in labels if label.lower().startswith(wanted.lower())]
+    if len(starting) != 1:
+        raise ValueError(f"no single option {wanted!r} in widget {cls!r}: {labels}")
+    return starting[0]
 
 
 class NotebookPage:
@@ -283,26 +293,32 @@ class NotebookPage:
 
         Sliders get the value typed into their editable readout; boxes get it typed and
         Enter pressed; dropdowns get the option chosen; toggle buttons and radio buttons get
-        the one whose label is ``value`` clicked.
+        the one whose label is ``value`` clicked. An option label matches ``value`` exactly,
+        else as the one label that starts with it (case ignored).
 
         Raises:
-            ValueError: if the widget is none of those kinds.
+            ValueError: if the widget is none of those kinds, or no single option matches.
         """
         element = self.widget(cls)
         classes = element.get_attribute("class") or ""
         text = str(value)
         if "widget-slider" in classes:
-            readout = element.locator(".widget-readout")
-            readout.click()
+            element.locator(".widget-readout").click()
             self.page.keyboard.press("ControlOrMeta+a")
             self.page.keyboard.type(text)
             self.page.keyboard.press("Enter")
-        elif "widget-dropdown" in classes or element.locator("select").count() > 0:
-            element.locator("select").select_option(label=text)
+        elif element.locator("select").count() > 0:
+            select = element.locator("select")
+            labels = [label.strip() for label in select.locator("option").all_inner_texts()]
+            select.select_option(label=_pick(labels, text, cls))
         elif "widget-toggle-buttons" in classes:
-            element.locator("button", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).click()
+            buttons = element.locator("button")
+            labels = [label.strip() for label in buttons.all_inner_texts()]
+            buttons.nth(labels.index(_pick(labels, text, cls))).click()
         elif "widget-radio" in classes:
-            element.locator("label", has_text=text).first.click()
+            labels_loc = element.locator("label")
+            labels = [label.strip() for label in labels_loc.all_inner_texts()]
+            labels_loc.nth(labels.index(_pick(labels, text, cls))).click()
         elif element.locator("input").count() > 0:
             box = element.locator("input").first
             box.fill(text)

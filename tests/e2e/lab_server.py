@@ -154,6 +154,8 @@ def start_lab(notebooks: Path, workdir: Path, *, timeout: float = 90.0) -> LabSe
         JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"),
         JUPYTER_CONFIG_DIR=str(workdir / "config"),
         JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
+        # Kernel specs and lab extensions then come from .venv only, not from ~/.local.
+        JUPYTER_DATA_DIR=str(workdir / "data"),
         PYTHONUNBUFFERED="1",
     )
     token = secrets.token_hex(16)

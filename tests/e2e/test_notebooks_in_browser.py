@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NotebookRunner
-from lab_driver import WIDGET_ERRORS
+from lab_driver import WIDGET_ERRORS, NotebookPage
 from lab_server import lesson_notebooks
 
 pytestmark = pytest.mark.e2e
@@ -79,3 +79,46 @@ def test_worker_pool_panel_reruns_with_new_settings(
     assert nb.widget("gq-plot").locator("img").count() >= 1
     assert nb.cell_types() == cell_types  # typing into the widgets reached no shortcut
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel.png")
+
+
+def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, list[str]]:
+    """Choose ``registry``, click Run, wait for the result.
+
+    Returns:
+        The anomalies the result reports, and the live texts shown before the result.
+    """
+    nb.set_value("gq-registry", registry)
+    before = nb.text("gq-result")
+    nb.watch("gq-live")
+    nb.watch("gq-result")
+    nb.click("gq-run")
+    result = nb.wait_for_run("gq-run", "gq-result", before)
+    anomalies = nb.attribute("gq-result", "data-anomalies")
+    assert anomalies is not None and anomalies.isdigit(), result
+    assert re.search(rf"\banomalies: {anomalies}\b", result), result
+    finished_at = nb.watched("gq-result")[-1][0]
+    live = [text for t, text in nb.watched("gq-live")[1:] if t < finished_at]
+    return int(anomalies), live
+
+
+@pytest.mark.parametrize("name", [lesson("03")])
+def test_race_panel_finds_anomalies_unsafe_and_none_locked(
+    name: str, notebooks: NotebookRunner, artifacts: Path
+) -> None:
+    nb = notebooks.run(name).notebook
+    cell_types = nb.cell_types()
+    threads = "4" if nb.value_text("gq-threads") != "4" else "3"
+    nb.set_value("gq-threads", threads)
+    assert nb.value_text("gq-threads") == threads
+
+    unsafe, live_unsafe = run_race_panel(nb, "unsafe")
+    assert unsafe > 0
+    assert len(live_unsafe) >= 1, "the live counts did not change while the run went on"
+    nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel-unsafe.png")
+
+    locked, live_locked = run_race_panel(nb, "locked")
+    assert locked == 0
+    assert len(live_locked) >= 1, "the live counts did not change while the run went on"
+    assert nb.value_text("gq-registry").lower().startswith("locked")
+    assert nb.cell_types() == cell_types
+    nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel-locked.png")
