@@ -32,6 +32,7 @@ from goqueue.lab.instrumented import (
     SharedRWLock,
     SharedVars,
 )
+from goqueue.lab.stepper import Stepper, StepperWidget
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --
@@ -104,6 +105,8 @@ __all__: list[str] = [
     "SharedVars",
     "StarvationResult",
     "Step",
+    "Stepper",
+    "StepperWidget",
     "SyncQueue",
     "ThroughputResult",
     "ThroughputRow",

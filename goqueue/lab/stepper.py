@@ -1,0 +1,345 @@
+"""You are the scheduler: step each thread by hand until the invariant breaks.
+
+``Stepper`` is the engine, with no widgets: it holds one controlled run of a scenario
+(``goqueue.lab.explore``) and lets you choose which thread takes the next step. Undo and
+reset re-run the scenario from ``setup()`` along the steps taken so far, so every state
+you see comes from really running the code. ``load(schedule)`` takes a schedule found by
+``explore`` and ``play()`` walks it one step at a time.
+
+``StepperWidget`` draws it with ipywidgets (imported only when it is built): one column
+per thread with its code and the next step highlighted, a *Step* button under each, *Undo*,
+*Reset* and *Next* (of a loaded schedule), the shared state, and a banner when the
+invariant breaks or the threads deadlock — "break the registry" as a puzzle, after
+*The Deadlock Empire*.
+
+>>> from goqueue.lab.instrumented import SharedVars
+>>> def bump(state):
+...     state.count = state.count + 1
+>>> puzzle = Stepper(lambda: SharedVars(count=0), [bump, bump], lambda s: s.count == 2)
+>>> puzzle.next_steps()
+{'t1': 'read count', 't2': 'read count'}
+>>> for name in ["t1", "t2", "t1", "t2"]:
+...     puzzle.step(name)
+>>> puzzle.banner()
+'invariant broken after 4 steps: count=1'
+>>> puzzle.undo(); puzzle.state(), puzzle.banner()
+('count=1', '')
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from goqueue.lab.explore import Execution, Scenario, Step, ThreadsArg, _Run
+
+__all__ = ["Stepper", "StepperWidget", "ThreadView"]
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """What one thread's column shows.
+
+    Attributes:
+        status: ``"ready"`` (its next step can run), ``"blocked"`` (waiting for a lock or
+            an item) or ``"done"``.
+        next_step: the step it will take, e.g. ``read count`` ("" when done).
+        source: the thread function's source lines. line: the index in ``source`` of the
+            line it is stopped at, or None.
+    """
+
+    name: str
+    status: str
+    next_step: str
+    source: tuple[str, ...]
+    line: int | None
+
+
+def _source(fn: Callable[..., object]) -> tuple[tuple[str, ...], int]:
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return (getattr(fn, "__name__", repr(fn)),), 0
+    return tuple(line.rstrip("\n") for line in lines), first
+
+
+class Stepper:
+    """Step a scenario's threads by hand (see the module docstring).
+
+    Args:
+        setup, threads, invariant: as for ``goqueue.lab.explore.explore``.
+    """
+
+    def __init__(
+        self,
+        setup: Callable[[], Any],
+        threads: ThreadsArg,
+        invariant: Callable[[Any], object] | None = None,
+    ) -> None:
+        self.scenario = Scenario.of(setup, threads, invariant)
+        self._sources = {name: _source(fn) for name, fn in self.scenario.threads.items()}
+        self.plan: tuple[str, ...] = ()  # a loaded schedule, walked by play()
+        self._run = self._new_run([])
+
+    def _new_run(self, schedule: Sequence[str]) -> _Run:
+        run = _Run(self.scenario, track=True)
+        run.start()
+        try:
+            for name in schedule:
+                self._advance(run, name)
+        except BaseException:
+            run.abort()
+            raise
+        return run
+
+    @staticmethod
+    def _advance(run: _Run, name: str) -> None:
+        for worker in run.workers:
+            if worker.name == name:
+                run.advance(worker)
+                return
+        raise ValueError(f"unknown thread: {name!r}")
+
+    # -- moves ----------------------------------------------------------------------
+
+    def step(self, thread: str) -> None:
+        """Let *thread* take its next step.
+
+        Raises:
+            ValueError: the thread is unknown, finished or blocked.
+        """
+        if self._run.finished:
+            raise ValueError(f"thread {thread!r} cannot take a step now")
+        self._advance(self._run, thread)
+
+    def undo(self) -> None:
+        """Take back the last step (re-runs the scenario without it)."""
+        self._rebuild(self.schedule[:-1])
+
+    def reset(self) -> None:
+        """Back to the start, before any step."""
+        self._rebuild([])
+
+    def load(self, schedule: Sequence[str]) -> None:
+        """Reset, and remember *schedule* so that ``play()`` walks it step by step."""
+        self.plan = tuple(schedule)
+        self.reset()
+
+    def play(self) -> bool:
+        """Take the next step of the loaded schedule; False if there is none left.
+
+        Raises:
+            ValueError: the steps taken so far are not a prefix of the loaded schedule.
+        """
+        taken = self.schedule
+        if tuple(taken) != self.plan[: len(taken)]:
+            raise ValueError("the steps taken differ from the loaded schedule: reset first")
+        if len(taken) >= len(self.plan) or self._run.finished:
+            return False
+        self.step(self.plan[len(taken)])
+        return True
+
+    def close(self) -> None:
+        """Stop the threads of the current run."""
+        self._run.abort()
+
+    def _rebuild(self, schedule: Sequence[str]) -> None:
+        self._run.abort()
+        self._run = self._new_run(schedule)
+
+    # -- what to show ---------------------------------------------------------------
+
+    @property
+    def schedule(self) -> list[str]:
+        """The threads stepped so far, in order."""
+        return list(self._run.schedule)
+
+    @property
+    def history(self) -> list[Step]:
+        """The steps taken so far, with the state after each."""
+        return list(self._run.steps)
+
+    @property
+    def execution(self) -> Execution | None:
+        """The finished run (None while some thread can still step)."""
+        return self._run.execution
+
+    def state(self) -> str:
+        """The shared state now."""
+        execution = self._run.execution
+        return execution.final_state if execution is not None else self._run.render_state()
+
+    def next_steps(self) -> dict[str, str]:
+        """Thread -> the step it would take next ("" once it is done)."""
+        return {view.name: view.next_step for view in self.threads()}
+
+    def threads(self) -> list[ThreadView]:
+        """One ``ThreadView`` per thread, in order."""
+        views = []
+        enabled = set(self._run.enabled()) if not self._run.finished else set()
+        for worker in self._run.workers:
+            source, first = self._sources[worker.name]
+            if worker.done or self._run.finished or worker.pending is None:
+                status, text, line = "done", "", None
+            else:
+                status = "ready" if worker in enabled else "blocked"
+                text = worker.pending.describe(with_result=False)
+                line = None if worker.line is None else worker.line - first
+            views.append(ThreadView(worker.name, status, text, source, line))
+        return views
+
+    def banner(self) -> str:
+        """What went wrong, once the run is over ("" otherwise, or if all is well)."""
+        execution = self._run.execution
+        if execution is None or execution.status == "ok":
+            return ""
+        steps = len(execution.schedule)
+        if execution.status == "violated":
+            return f"invariant broken after {steps} steps: {execution.final_state}"
+        return execution.message
+
+
+_CSS = """<style>
+.gq-stepper pre {margin: 0; font-size: 12px; line-height: 1.35;}
+.gq-stepper .gq-next-line {background: #fff3b0; font-weight: bold;}
+.gq-stepper .gq-blocked {color: #c62828;}
+.gq-stepper .gq-done {color: #2e7d32;}
+</style>"""
+
+
+class StepperWidget:
+    """The puzzle as ipywidgets (built lazily; ``ipywidgets`` must be installed).
+
+    Args:
+        setup, threads, invariant: as for ``Stepper``.
+        schedule: a schedule to load (e.g. ``result.first_failure.schedule``): the
+            *Next* button then walks it.
+
+    Attributes:
+        stepper: the engine. box: the top widget. step_buttons: thread -> button.
+        undo_button, reset_button, next_button, state_panel, banner, history: parts.
+    """
+
+    def __init__(
+        self,
+        setup: Callable[[], Any],
+        threads: ThreadsArg,
+        invariant: Callable[[Any], object] | None = None,
+        *,
+        schedule: Sequence[str] | None = None,
+    ) -> None:
+        import ipywidgets as w
+
+        self.stepper = Stepper(setup, threads, invariant)
+        if schedule is not None:
+            self.stepper.load(schedule)
+        names = list(self.stepper.scenario.threads)
+        self.code = {name: w.HTML() for name in names}
+        self.step_buttons = {}
+        columns = []
+        for name in names:
+            button = w.Button(description=f"Step {name}", tooltip=f"let {name} take its step")
+            button.add_class(f"gq-step-{name}")
+            button.on_click(lambda _b, name=name: self._act(self.stepper.step, name))
+            self.step_buttons[name] = button
+            column = w.VBox([self.code[name], button])
+            column.add_class(f"gq-thread-{name}")
+            columns.append(column)
+        self.undo_button = w.Button(description="Undo", icon="undo")
+        self.undo_button.add_class("gq-undo")
+        self.undo_button.on_click(lambda _b: self._act(self.stepper.undo))
+        self.reset_button = w.Button(description="Reset", icon="refresh")
+        self.reset_button.add_class("gq-reset")
+        self.reset_button.on_click(lambda _b: self._act(self.stepper.reset))
+        self.next_button = w.Button(description="Next (loaded schedule)")
+        self.next_button.add_class("gq-next")
+        self.next_button.on_click(lambda _b: self._act(self.stepper.play))
+        self.banner = w.HTML()
+        self.banner.add_class("gq-banner")
+        self.state_panel = w.HTML()
+        self.state_panel.add_class("gq-state")
+        self.history = w.HTML()
+        self.history.add_class("gq-history")
+        self.message = w.HTML()
+        controls = w.HBox([self.undo_button, self.reset_button, self.next_button])
+        self.box = w.VBox(
+            [
+                w.HTML(_CSS),
+                self.banner,
+                w.HBox(columns),
+                controls,
+                self.message,
+                self.state_panel,
+                self.history,
+            ]
+        )
+        self.box.add_class("gq-stepper")
+        self.refresh()
+
+    def _act(self, action: Callable[..., object], *args: str) -> None:
+        try:
+            action(*args)
+            self.message.value = ""
+        except ValueError as exc:
+            self.message.value = f"<span class='gq-blocked'>{escape(str(exc))}</span>"
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw every part from the engine."""
+        stepper = self.stepper
+        for view in stepper.threads():
+            lines = []
+            for index, text in enumerate(view.source):
+                marker = "▶ " if index == view.line else "  "
+                html = escape(marker + text)
+                if index == view.line:
+                    html = f"<span class='gq-next-line'>{html}</span>"
+                lines.append(html)
+            if view.status == "done":
+                note = "<span class='gq-done'>finished</span>"
+            else:
+                css = "gq-blocked" if view.status == "blocked" else ""
+                note = f"<span class='{css}'>{view.status}: next <code>"
+                note += f"{escape(view.next_step)}</code></span>"
+            self.code[
+                view.name
+            ].value = f"<b>{escape(view.name)}</b><pre>{chr(10).join(lines)}</pre>{note}"
+            self.step_buttons[view.name].disabled = view.status != "ready"
+        self.undo_button.disabled = not stepper.schedule
+        taken = tuple(stepper.schedule)
+        self.next_button.disabled = not (
+            stepper.plan and taken == stepper.plan[: len(taken)] and len(taken) < len(stepper.plan)
+        )
+        banner = stepper.banner()
+        if banner:
+            self.banner.value = (
+                f"<div style='background:#c62828;color:white;padding:4px 8px'>"
+                f"<b>{escape(banner)}</b></div>"
+            )
+        elif stepper.execution is not None:
+            self.banner.value = (
+                "<div class='gq-done'><b>all threads finished: invariant holds</b></div>"
+            )
+        else:
+            self.banner.value = ""
+        self.state_panel.value = f"<b>shared state</b>: <code>{escape(stepper.state())}</code>"
+        self.history.value = self._history_html()
+
+    def _history_html(self) -> str:
+        rows = "".join(
+            f"<tr><td>{n}</td><td>{escape(s.thread)}</td><td><code>{escape(s.text)}</code></td>"
+            f"<td><code>{escape(s.state)}</code></td></tr>"
+            for n, s in enumerate(self.stepper.history, 1)
+        )
+        if not rows:
+            return ""
+        return (
+            "<table><tr><th>step</th><th>thread</th><th>did</th><th>shared state after</th>"
+            f"</tr>{rows}</table>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.box._repr_mimebundle_(**kwargs)
