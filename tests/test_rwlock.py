@@ -154,9 +154,9 @@ def test_a_writer_is_not_starved_by_a_stream_of_readers() -> None:
         for thread in threads:
             thread.start()
         barrier.wait()
-        for _ in range(50):
+        for _ in range(20):
             seen = sum(reads)
-            wait_until(lambda seen=seen: sum(reads) > seen + 10)  # readers stream in now
+            wait_until(lambda seen=seen: sum(reads) > seen + 5)  # readers stream in now
             assert lock.acquire_write(timeout=FAILURE_BOUND)
             writes += 1
             lock.release_write()
@@ -164,7 +164,7 @@ def test_a_writer_is_not_starved_by_a_stream_of_readers() -> None:
         writer_done.set()
         for thread in threads:
             thread.join()
-    assert writes == 50
+    assert writes == 20
 
 
 def test_a_timed_out_read_leaves_the_lock_as_it_was() -> None:
