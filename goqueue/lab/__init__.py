@@ -45,6 +45,13 @@ from goqueue.lab.go_shutdown import (
     go_stop_once,
     plot_dropped,
 )
+from goqueue.lab.lesson_helpers import (
+    LockProbe,
+    OneLockRegistry,
+    changed_lines,
+    probe_lock,
+    source_of,
+)
 from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.sync_queue import SyncQueue
 from goqueue.lab.timing import (
@@ -87,8 +94,10 @@ __all__: list[str] = [
     "Grade",
     "HammerProgress",
     "LockComparison",
+    "LockProbe",
     "LockRow",
     "LockedRegistry",
+    "OneLockRegistry",
     "OutcomeRow",
     "Outcomes",
     "PoolPanel",
@@ -113,6 +122,7 @@ __all__: list[str] = [
     "TimingRow",
     "TrialResult",
     "UnsafeRegistry",
+    "changed_lines",
     "compare_locks",
     "cross_thread_error",
     "draw_state_machine",
@@ -133,9 +143,11 @@ __all__: list[str] = [
     "plot_herd",
     "plot_timing",
     "pool_panel",
+    "probe_lock",
     "race_detector",
     "record_attempts",
     "replay",
+    "source_of",
     "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",
