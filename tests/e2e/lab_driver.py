@@ -355,6 +355,61 @@ class NotebookPage:
         button = element if element.evaluate("e => e.tagName") == "BUTTON" else None
         (button or element.locator("button").first).click()
 
+    def click_and_settle(self, cls: str, *, timeout: float = 30.0) -> None:
+        """Click the button with class ``cls`` and wait until the kernel has handled it.
+
+        A click reaches the kernel as one comm message, which the kernel brackets with a
+        busy and an idle status; waiting for one more idle than before the click means the
+        handler has run and its widget updates (sent before that idle) have arrived.
+
+        Raises:
+            playwright.sync_api.TimeoutError: if the kernel does not answer within ``timeout``.
+        """
+        before: int = self.page.evaluate(
+            f"""() => {{
+                const kernel = {_PANEL}.sessionContext.session.kernel;
+                if (window.__gqIdle === undefined || window.__gqKernel !== kernel) {{
+                    window.__gqIdle = 0;
+                    window.__gqKernel = kernel;
+                    kernel.statusChanged.connect((_, status) => {{
+                        if (status === 'idle') window.__gqIdle += 1;
+                    }});
+                }}
+                return window.__gqIdle;
+            }}"""
+        )
+        self.click(cls)
+        self.page.wait_for_function(
+            "([n]) => window.__gqIdle > n", arg=[before], timeout=timeout * 1000
+        )
+        # Two animation frames: the views have applied the updates that came before.
+        self.page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+
+    def classes_with_prefix(self, prefix: str) -> list[str]:
+        """Return the widget CSS classes that start with ``prefix``, in page order."""
+        found: list[str] = self.page.evaluate(
+            """([root, prefix]) => {
+                const seen = [];
+                for (const el of document.querySelectorAll(root + ' [class*="' + prefix + '"]')) {
+                    for (const c of el.classList) {
+                        if (c.startsWith(prefix) && !seen.includes(c)) seen.push(c);
+                    }
+                }
+                return seen;
+            }""",
+            [".jp-NotebookPanel:not(.lm-mod-hidden)", prefix],
+        )
+        return found
+
+    def is_enabled(self, cls: str) -> bool:
+        """Whether the button with class ``cls`` can be clicked."""
+        element = self.widget(cls)
+        if element.evaluate("e => e.tagName") == "BUTTON":
+            return element.is_enabled()
+        return element.locator("button").first.is_enabled()
+
     def watch(self, cls: str) -> None:
         """Start recording every change of the text of the widget with class ``cls``."""
         self.page.evaluate(_WATCH, [cls])

@@ -122,3 +122,66 @@ def test_race_panel_finds_anomalies_unsafe_and_none_locked(
     assert nb.value_text("gq-registry").lower().startswith("locked")
     assert nb.cell_types() == cell_types
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel-locked.png")
+
+
+# The banner's words for a broken invariant ("not broken" does not count).
+BROKEN = re.compile(r"(?<!not )\b(broken|violated)\b", re.IGNORECASE)
+
+
+def find_breaking_schedule(nb: NotebookPage, steps: list[str], budget: int) -> list[str] | None:
+    """Click step buttons depth first, undoing back out of dead ends, until the banner
+    says the invariant is broken.
+
+    Args:
+        nb: the notebook with the step-through widget.
+        steps: the step buttons' classes (``gq-step-<thread>``).
+        budget: the most clicks to spend.
+
+    Returns:
+        The step classes clicked, in order, to break the invariant; ``None`` if none did.
+    """
+    schedule: list[str] = []
+    clicks = 0
+
+    def search() -> bool:
+        nonlocal clicks
+        if BROKEN.search(nb.text("gq-banner")):
+            return True
+        for step in [step for step in steps if nb.is_enabled(step)]:
+            if clicks >= budget:
+                return False
+            clicks += 2
+            nb.click_and_settle(step)
+            schedule.append(step)
+            if search():
+                return True
+            schedule.pop()
+            nb.click_and_settle("gq-undo")
+        return False
+
+    return schedule if search() else None
+
+
+@pytest.mark.parametrize("name", [lesson("08")])
+def test_step_through_widget_breaks_the_invariant(
+    name: str, notebooks: NotebookRunner, artifacts: Path
+) -> None:
+    nb = notebooks.run(name).notebook
+    cell_types = nb.cell_types()
+    steps = nb.classes_with_prefix("gq-step-")
+    assert len(steps) >= 2, steps
+    nb.click_and_settle("gq-reset")
+    start = (nb.text("gq-state"), nb.text("gq-banner"))
+    assert not BROKEN.search(start[1]), start
+
+    schedule = find_breaking_schedule(nb, steps, budget=400)
+
+    assert schedule is not None, "no order of steps broke the invariant"
+    broken_state = nb.text("gq-state")
+    nb.screenshot_panel("gq-state", artifacts / f"{Path(name).stem}-panel.png")
+    nb.click_and_settle("gq-undo")
+    assert not BROKEN.search(nb.text("gq-banner"))
+    assert nb.text("gq-state") != broken_state
+    nb.click_and_settle("gq-reset")
+    assert (nb.text("gq-state"), nb.text("gq-banner")) == start
+    assert nb.cell_types() == cell_types
