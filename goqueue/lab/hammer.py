@@ -47,6 +47,9 @@ _LOOKUP = 0.85
 _JOB_TYPES = 0.95  # the rest: handlers_snapshot() (or job_types() if there is none)
 
 _HOT_TYPES = 4
+# New types per trial stop here (later "new" registrations re-register a known type), so
+# that long trials do not spend their time copying an ever larger map.
+_MAX_TYPES = 1024
 
 #: How often (seconds) the calling thread reports progress while a trial runs.
 PROGRESS_INTERVAL = 0.1
@@ -145,7 +148,7 @@ def _worker(
         roll = rng.random()
         try:
             if roll < _REGISTER_AGAIN or not known:
-                if roll < _REGISTER_NEW or not known:
+                if (roll < _REGISTER_NEW or not known) and cursor < _MAX_TYPES:
                     job_type = f"job-{cursor}"
                     cursor += 1
                 else:
