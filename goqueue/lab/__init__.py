@@ -55,9 +55,12 @@ from goqueue.lab.lesson_helpers import (
 from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.sync_queue import SyncQueue
 from goqueue.lab.timing import (
+    Span,
+    SpanRecorder,
     TimingRow,
     format_timing,
     ideal_seconds,
+    plot_timeline,
     plot_timing,
     time_sleeping_jobs,
 )
@@ -112,6 +115,8 @@ __all__: list[str] = [
     "SharedQueue",
     "SharedRWLock",
     "SharedVars",
+    "Span",
+    "SpanRecorder",
     "StarvationResult",
     "Step",
     "Stepper",
@@ -141,6 +146,7 @@ __all__: list[str] = [
     "plot_attempts",
     "plot_dropped",
     "plot_herd",
+    "plot_timeline",
     "plot_timing",
     "pool_panel",
     "probe_lock",

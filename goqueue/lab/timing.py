@@ -10,14 +10,24 @@ worker cannot run two jobs at once) and is above it by the queue's own overhead,
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue import JobContext, Queue
+from goqueue import Handler, JobContext, Queue
 
-__all__ = ["TimingRow", "format_timing", "ideal_seconds", "plot_timing", "time_sleeping_jobs"]
+__all__ = [
+    "Span",
+    "SpanRecorder",
+    "TimingRow",
+    "format_timing",
+    "ideal_seconds",
+    "plot_timeline",
+    "plot_timing",
+    "time_sleeping_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -148,4 +158,93 @@ def plot_timing(rows: Sequence[TimingRow], ax: Any = None) -> Any:
     ax.set(xlabel="workers", ylabel="total time (s)", ylim=(0, None))
     ax.set_xticks(workers)
     ax.legend()
+    return ax
+
+
+@dataclass(frozen=True)
+class Span:
+    """One handler call: which job, in which thread, from when to when.
+
+    Attributes:
+        job_id: the job's id.
+        thread: the name of the thread that ran it.
+        start: ``time.perf_counter()`` when the handler was called.
+        end: ``time.perf_counter()`` when it returned (or raised).
+    """
+
+    job_id: str
+    thread: str
+    start: float
+    end: float
+
+
+class SpanRecorder:
+    """Wraps handlers so that every call is recorded as a ``Span``, from any thread.
+
+    >>> recorder = SpanRecorder()
+    >>> handler = recorder.wrap(lambda ctx, payload: None)
+    >>> handler(JobContext("job-1", 1, threading.Event()), {})
+    >>> [(s.job_id, s.thread, s.end >= s.start) for s in recorder.spans]
+    [('job-1', 'MainThread', True)]
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spans: list[Span] = []  # guarded by self._lock
+
+    @property
+    def spans(self) -> list[Span]:
+        """The calls recorded so far, in the order they ended (a copy)."""
+        with self._lock:
+            return list(self._spans)
+
+    def wrap(self, handler: Handler) -> Handler:
+        """Return a handler that calls *handler* and records the call's span."""
+
+        def recorded(ctx: JobContext, payload: dict[str, Any]) -> object:
+            start = time.perf_counter()
+            try:
+                return handler(ctx, payload)
+            finally:
+                span = Span(ctx.job_id, threading.current_thread().name, start, time.perf_counter())
+                with self._lock:
+                    self._spans.append(span)
+
+        return recorded
+
+
+def plot_timeline(spans: Sequence[Span], ax: Any = None) -> Any:
+    """Draw each handler call as a bar on its thread's row, time from the first start.
+
+    Jobs that ran one after another form one long row; jobs that overlapped stack up on
+    several rows at the same time.
+
+    Args:
+        spans: from a ``SpanRecorder``.
+        ax: the matplotlib ``Axes`` to draw on; a new figure's by default.
+
+    Returns:
+        The ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    threads = sorted({span.thread for span in spans})
+    origin = min((span.start for span in spans), default=0.0)
+    for span in spans:
+        row = threads.index(span.thread)
+        ax.barh(
+            row,
+            span.end - span.start,
+            left=span.start - origin,
+            height=0.6,
+            color="tab:blue",
+            edgecolor="white",
+        )
+    ax.set_yticks(range(len(threads)), threads)
+    ax.invert_yaxis()
+    ax.set(
+        title=f"{len(spans)} jobs on {len(threads)} thread(s)", xlabel="time (s)", ylabel="thread"
+    )
     return ax

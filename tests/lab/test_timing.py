@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
-from goqueue import Queue
-from goqueue.lab import format_timing, ideal_seconds, plot_timing, time_sleeping_jobs
-from goqueue.lab.timing import TimingRow
+from goqueue import JobContext, Queue
+from goqueue.lab import (
+    SpanRecorder,
+    format_timing,
+    ideal_seconds,
+    plot_timeline,
+    plot_timing,
+    time_sleeping_jobs,
+)
+from goqueue.lab.timing import Span, TimingRow
 
 
 def test_ideal_is_whole_rounds_of_the_job_duration() -> None:
@@ -76,3 +86,67 @@ def test_doctests() -> None:
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_recorder_keeps_one_span_per_call_from_every_thread() -> None:
+    recorder = SpanRecorder()
+    barrier = threading.Barrier(4)
+
+    def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+        barrier.wait(timeout=5)  # all four calls are in the handler at once
+        if payload["fail"]:
+            raise ValueError("boom")
+
+    wrapped = recorder.wrap(handler)
+    errors: list[BaseException] = []
+
+    def call(n: int) -> None:
+        try:
+            wrapped(JobContext(f"job-{n}", 1, threading.Event()), {"fail": n == 3})
+        except ValueError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(n,), name=f"t{n}") for n in range(4)]
+    try:
+        for t in threads:
+            t.start()
+    finally:
+        for t in threads:
+            t.join(timeout=10)
+    spans = recorder.spans
+    assert sorted((s.job_id, s.thread) for s in spans) == [(f"job-{n}", f"t{n}") for n in range(4)]
+    assert len(errors) == 1  # the failing call is recorded and still raises
+    # They overlapped: every call started before any ended.
+    assert max(s.start for s in spans) <= min(s.end for s in spans)
+
+
+def test_a_pool_overlaps_jobs_across_its_workers() -> None:
+    recorder = SpanRecorder()
+    with Queue(workers=3) as queue:
+        queue.register_handler("x", recorder.wrap(lambda ctx, payload: None))
+        for _ in range(9):
+            queue.submit_job("x")
+        queue.join(timeout=10)
+    spans = recorder.spans
+    assert len(spans) == 9
+    assert {s.thread for s in spans} <= {f"goqueue-worker-{n}" for n in (1, 2, 3)}
+
+
+def test_plot_timeline_puts_each_thread_on_its_own_row() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spans = [Span("a", "w1", 10.0, 10.5), Span("b", "w2", 10.1, 10.3), Span("c", "w1", 10.5, 11)]
+    ax = plot_timeline(spans)
+    try:
+        bars = ax.patches
+        assert [b.get_x() for b in bars] == pytest.approx([0.0, 0.1, 0.5])
+        assert [b.get_width() for b in bars] == pytest.approx([0.5, 0.2, 0.5])
+        assert [b.get_y() + b.get_height() / 2 for b in bars] == pytest.approx([0, 1, 0])
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["w1", "w2"]
+        assert ax.get_title() == "3 jobs on 2 thread(s)"
+    finally:
+        plt.close(ax.figure)
