@@ -228,9 +228,10 @@ def plot_timeline(spans: Sequence[Span], ax: Any = None) -> Any:
     """
     import matplotlib.pyplot as plt
 
+    # One row per thread, in the order the threads first started a job.
+    threads = list(dict.fromkeys(span.thread for span in sorted(spans, key=lambda s: s.start)))
     if ax is None:
-        _, ax = plt.subplots()
-    threads = sorted({span.thread for span in spans})
+        _, ax = plt.subplots(figsize=(6.5, 1.4 + 0.45 * max(1, len(threads))))
     origin = min((span.start for span in spans), default=0.0)
     for span in spans:
         row = threads.index(span.thread)
