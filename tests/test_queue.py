@@ -361,3 +361,32 @@ def test_statistics_and_repr_count_outcomes(make_queue: Callable[..., Queue]) ->
     assert repr(queue) == (
         "<Queue running workers=2 submitted=7 unfinished=0 completed=4 failed=3 cancelled=0>"
     )
+
+
+def test_stop_without_drain_waits_for_the_running_handler_it_signalled(
+    make_queue: Callable[..., Queue],
+) -> None:
+    contexts: list[JobContext] = []
+    started, release = threading.Event(), threading.Event()
+
+    def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+        contexts.append(ctx)
+        started.set()
+        assert release.wait(FAILURE_BOUND)
+
+    queue = make_queue(workers=1)
+    queue.register_handler("email", handler)
+    queue.start()
+    job = queue.submit_job("email")
+    started.wait(FAILURE_BOUND)
+    assert not contexts[0].cancelled.is_set()
+    stopper = threading.Thread(target=queue.stop, kwargs={"drain": False})
+    stopper.start()
+    try:
+        assert contexts[0].cancelled.wait(FAILURE_BOUND)
+        assert stopper.is_alive()  # the handler has not returned: stop() is still waiting
+        assert queue.get_job(job.id).status is S.PROCESSING
+    finally:
+        release.set()
+        stopper.join()
+    assert queue.get_job(job.id).status is S.COMPLETED
