@@ -7,8 +7,16 @@ matplotlib and ipywidgets lazily, inside the functions that need them.
 from __future__ import annotations
 
 # -- registries and the hammer (issue 3) --
+from goqueue.lab.classic import (
+    ClassicResult,
+    SwitchPoints,
+    count_in_threads,
+    show_switch_points,
+    switch_points,
+)
 from goqueue.lab.hammer import HammerProgress, hammer
 from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
+from goqueue.lab.race_panel import RacePanel, race_panel
 from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
 
 # isort: split
@@ -86,6 +94,7 @@ from goqueue.lab.retries import (
 
 __all__: list[str] = [
     "AttemptRecord",
+    "ClassicResult",
     "CrashResult",
     "Crossover",
     "Execution",
@@ -106,6 +115,7 @@ __all__: list[str] = [
     "PoolPanel",
     "Race",
     "RaceDetector",
+    "RacePanel",
     "ReaderPreferringRWLock",
     "RegistryStatistics",
     "Scenario",
@@ -121,6 +131,7 @@ __all__: list[str] = [
     "Step",
     "Stepper",
     "StepperWidget",
+    "SwitchPoints",
     "SyncQueue",
     "ThroughputResult",
     "ThroughputRow",
@@ -129,6 +140,7 @@ __all__: list[str] = [
     "UnsafeRegistry",
     "changed_lines",
     "compare_locks",
+    "count_in_threads",
     "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
@@ -151,11 +163,14 @@ __all__: list[str] = [
     "pool_panel",
     "probe_lock",
     "race_detector",
+    "race_panel",
     "record_attempts",
     "replay",
+    "show_switch_points",
     "source_of",
     "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",
+    "switch_points",
     "time_sleeping_jobs",
 ]
