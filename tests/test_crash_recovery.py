@@ -1,8 +1,10 @@
 """Kill a process running a queue on SQLite (SIGKILL, mid-work), run another: nothing lost.
 
-The worker process is ``tests/crash_worker.py``. The test waits until the first process
-has completed some jobs and is running others — by reading the database, with a deadline —
-and only then kills it, so the kill always lands in the middle of the work.
+The worker process is ``tests/crash_worker.py``. In the first process, jobs from number
+``KILL_AFTER`` on are slow (a minute each), so its workers are sure to be in the middle of
+jobs when the kill comes. The test reads the database (with a deadline) until the first
+``KILL_AFTER`` jobs are completed and every worker is busy, and only then sends SIGKILL.
+The second process runs every job quickly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from goqueue import Job, JobStatus, SQLiteStorage
 
 WORKER = Path(__file__).with_name("crash_worker.py")
-JOBS, WORKERS, WORK_SECONDS = 150, 4, 0.01
+JOBS, WORKERS, WORK_SECONDS, KILL_AFTER = 150, 4, 0.005, 10
 DEADLINE = 30.0  # seconds: a failure bound, never an ordering device
 
 
@@ -34,19 +36,19 @@ def status_counts(path: Path) -> dict[str, int]:
 
 
 def wait_until_mid_work(path: Path, proc: subprocess.Popen[str]) -> dict[str, int]:
-    """Poll the database until some jobs are completed and some are processing."""
+    """Poll the database until KILL_AFTER jobs are completed and every worker is busy."""
     deadline = time.monotonic() + DEADLINE
     while True:
         counts = status_counts(path)
-        if counts.get("completed", 0) >= 10 and counts.get("processing", 0) >= 1:
+        if counts.get("completed", 0) >= KILL_AFTER and counts.get("processing") == WORKERS:
             return counts
         assert proc.poll() is None, f"the worker exited early: {counts}"
         assert time.monotonic() < deadline, f"never saw work in progress: {counts}"
         time.sleep(0.002)  # polling interval; the loop's predicate decides
 
 
-def run_worker(path: Path, runs_log: Path) -> subprocess.Popen[str]:
-    args = [str(path), str(runs_log), str(WORKERS), str(WORK_SECONDS)]
+def run_worker(path: Path, runs_log: Path, stall_from: int) -> subprocess.Popen[str]:
+    args = [str(path), str(runs_log), str(WORKERS), str(WORK_SECONDS), str(stall_from)]
     return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True)
 
 
@@ -59,7 +61,7 @@ def test_a_killed_worker_process_loses_no_job(
         for job in jobs:
             storage.save_job(job)
 
-    first = run_worker(path, runs_log)
+    first = run_worker(path, runs_log, stall_from=KILL_AFTER)
     try:
         wait_until_mid_work(path, first)
         first.send_signal(signal.SIGKILL)
@@ -72,10 +74,12 @@ def test_a_killed_worker_process_loses_no_job(
         at_kill = {job.id: job for job in observer.list_jobs()}
     processing = {i for i, job in at_kill.items() if job.status is JobStatus.PROCESSING}
     completed = {i for i, job in at_kill.items() if job.status is JobStatus.COMPLETED}
-    assert 1 <= len(processing) <= WORKERS  # one job per worker at most, mid-run
-    assert len(completed) >= 10
+    # Jobs are claimed in order and a worker finishes one before it takes the next, so
+    # with every worker stuck on a slow job, exactly the quick ones are done.
+    assert len(processing) == WORKERS
+    assert len(completed) == KILL_AFTER
 
-    second = run_worker(path, runs_log)
+    second = run_worker(path, runs_log, stall_from=-1)
     out, _ = second.communicate(timeout=DEADLINE)
     assert second.returncode == 0
     assert out.splitlines()[0] == f"recovered {len(processing)}"

@@ -2,7 +2,10 @@
 
 * ``kill_mid_run`` starts a process running a ``Queue`` on a SQLite file, waits (by reading
   the file) until it has finished some jobs and is in the middle of others, kills it with
-  ``SIGKILL``, then runs a second process on the same file and reports what happened.
+  ``SIGKILL``, then runs a second process on the same file and reports what happened. In
+  the first process the jobs after the first *kill_after* are slow (a minute each), so the
+  kill finds every worker mid-job on any machine, however loaded; the second process runs
+  them all quickly.
 * ``cross_thread_error`` and ``locked_errors`` show why SQLite needs care with threads;
   ``storage_locked_errors`` runs the same writes through ``SQLiteStorage``.
 * ``measure_throughput`` times no-op jobs through a queue on a given storage.
@@ -73,14 +76,16 @@ class CrashResult:
 
 _WORKER = (
     "import sys; from goqueue.lab.crash import _worker_main;"
-    " _worker_main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))"
+    " _worker_main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),"
+    " int(sys.argv[5]))"
 )
+_SLOW_SECONDS = 60.0  # a "slow" job in the process that is going to be killed
 
 
 def _start_worker(
-    db: Path, runs_log: Path, workers: int, work_seconds: float
+    db: Path, runs_log: Path, workers: int, work_seconds: float, slow_from: int
 ) -> subprocess.Popen[str]:
-    args = [str(db), str(runs_log), str(workers), str(work_seconds)]
+    args = [str(db), str(runs_log), str(workers), str(work_seconds), str(slow_from)]
     return subprocess.Popen(
         [sys.executable, "-c", _WORKER, *args], stdout=subprocess.PIPE, text=True
     )
@@ -105,20 +110,24 @@ def kill_mid_run(
     """Kill a queue process with SIGKILL mid-run, restart it on the same file, report.
 
     Args:
-        jobs: no-op jobs stored in a fresh SQLite file (in a temporary folder).
+        jobs: jobs stored in a fresh SQLite file (in a temporary folder).
         workers: worker threads in each process.
-        work_seconds: how long each job's handler works.
-        kill_after: kill once at least this many jobs are completed (and some running).
+        work_seconds: how long each job's handler works (except the slow ones).
+        kill_after: how many jobs the first process completes; the next ones are slow
+            in that process, and the kill comes when every worker is busy with one.
         timeout: seconds allowed for each wait; a failure bound, not a pace.
 
     Returns:
         A ``CrashResult``.
 
     Raises:
+        ValueError: fewer than ``kill_after + workers`` jobs.
         TimeoutError: the first process never reached the middle of its work, or the
             second did not finish, within *timeout*.
         RuntimeError: a worker process exited on its own, or with an error.
     """
+    if jobs < kill_after + workers:
+        raise ValueError(f"jobs must be >= kill_after + workers, got {jobs}")
     if not hasattr(signal, "SIGKILL"):  # pragma: no cover - Windows
         raise RuntimeError("kill_mid_run needs SIGKILL (a POSIX system)")
     with tempfile.TemporaryDirectory(prefix="goqueue-crash-") as folder:
@@ -127,12 +136,13 @@ def kill_mid_run(
             for n in range(jobs):
                 storage.save_job(Job(type="work", payload={"n": n}))
 
-        first = _start_worker(db, runs_log, workers, work_seconds)
+        first = _start_worker(db, runs_log, workers, work_seconds, slow_from=kill_after)
         try:
             deadline = time.monotonic() + timeout
             while True:
                 counts = _counts(db)
-                if counts.get("completed", 0) >= kill_after and counts.get("processing", 0):
+                done, busy = counts.get("completed", 0), counts.get("processing", 0)
+                if done >= kill_after and busy == workers:
                     break
                 if first.poll() is not None:
                     raise RuntimeError(f"the worker process exited before the kill: {counts}")
@@ -145,7 +155,7 @@ def kill_mid_run(
             first.communicate()
         at_kill = _counts(db)
 
-        second = _start_worker(db, runs_log, workers, work_seconds)
+        second = _start_worker(db, runs_log, workers, work_seconds, slow_from=-1)
         try:
             out, _ = second.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -173,13 +183,17 @@ def kill_mid_run(
     )
 
 
-def _worker_main(db: str, runs_log: str, workers: int, work_seconds: float) -> None:
-    """The process ``kill_mid_run`` starts: run every job in *db*, log each handler start."""
+def _worker_main(db: str, runs_log: str, workers: int, work_seconds: float, slow_from: int) -> None:
+    """The process ``kill_mid_run`` starts: run every job in *db*, log each handler start.
+
+    Jobs numbered *slow_from* or more take ``_SLOW_SECONDS`` (none if *slow_from* < 0).
+    """
     log_fd = os.open(runs_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def work(ctx: JobContext, payload: Any) -> None:
         os.write(log_fd, f"{ctx.job_id} {ctx.attempt}\n".encode())  # one short append
-        ctx.cancelled.wait(work_seconds)  # the "work"
+        slow = 0 <= slow_from <= payload["n"]
+        ctx.cancelled.wait(_SLOW_SECONDS if slow else work_seconds)  # the "work"
 
     storage = SQLiteStorage(db)
     print(f"recovered {storage.recovered}", flush=True)
