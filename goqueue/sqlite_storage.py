@@ -32,8 +32,11 @@ lost. ``synchronous=FULL`` would sync the disk on every commit, several times sl
 that died; it goes back to ``pending`` (``recover=True``, the default) so that a queue
 started on this storage runs it again. Delivery is therefore *at least once*: a handler
 that was killed halfway, or just after finishing but before its result was saved, runs
-again, so handlers should be idempotent. Open with ``recover=False`` when another process is
-still running jobs from the same file, or its running jobs would be run a second time.
+again, so handlers should be idempotent. The interrupted attempt still counts in
+``attempts``, and the job keeps ``INTERRUPTED`` as its error until it runs again; the re-run
+happens even if that attempt was its last, since nothing recorded a failure. Open with
+``recover=False`` when another process is still running jobs from the same file, or its
+running jobs would be run a second time.
 
 >>> import tempfile, os
 >>> from goqueue import Job, JobStatus
