@@ -44,7 +44,7 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
 		$(BIN)/pytest -p no:cacheprovider --nbval notebooks \
-			--sanitize-with notebooks/sanitize.cfg -o testpaths=notebooks; \
+			--nbval-sanitize-with notebooks/sanitize.cfg -o testpaths=notebooks; \
 	else echo "no notebooks yet: nbval skipped"; fi
 
 test-e2e: $(STAMP)
