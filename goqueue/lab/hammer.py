@@ -251,7 +251,7 @@ def hammer(
             with that API (``statistics()`` and ``handlers_snapshot()`` are used if present).
         threads: threads per trial, released together by a barrier.
         seconds: total run time, shared equally by the trials (ignored with *iterations*).
-        iterations: if given, each thread makes exactly this many calls per trial.
+        iterations: if given, each thread makes exactly this many steps per trial.
         trials: how many fresh registries to hammer.
         switch_interval: if given, ``sys.setswitchinterval`` for the run (restored after).
         seed: seeds each thread's operation mix.

@@ -47,7 +47,8 @@ class TrialResult:
     """The final state of one trial.
 
     Attributes:
-        operations: registry calls made by all threads together.
+        operations: steps the threads made together, each one call of the registry's
+            API except a registration, which is followed by a read-back lookup.
         lost_updates: counter increments missing from the registry's own statistics
             (registrations and lookups, compared with the calls the threads made).
         duplicates: extra entries in ``job_types()`` (a type listed more than once).
@@ -132,7 +133,7 @@ class Outcomes:
 
     @property
     def operations(self) -> int:
-        """Registry calls made over all trials."""
+        """Steps made over all trials (see ``TrialResult.operations``)."""
         return sum(t.operations for t in self.trials)
 
     @property
