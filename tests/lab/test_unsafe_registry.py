@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import logging
 import threading
 from collections.abc import Iterator
@@ -9,11 +10,16 @@ from typing import Any
 
 import pytest
 
+import goqueue.lab.unsafe_registry
 from goqueue import UnknownJobType
 from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
 
 FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
 REGISTRIES = [UnsafeRegistry, LockedRegistry]
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(goqueue.lab.unsafe_registry).failed == 0
 
 
 def handler_a(ctx: Any, payload: dict[str, Any]) -> None:
