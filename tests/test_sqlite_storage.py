@@ -282,3 +282,49 @@ def test_two_processes_claiming_the_same_jobs_claim_each_exactly_once(tmp_path: 
         assert {(job.status, job.attempts) for job in storage.list_jobs()} == {
             (JobStatus.PROCESSING, 1)
         }
+
+
+class PausingStorage(SQLiteStorage):
+    """Holds start()'s recovery scan open until a concurrent submit has saved its job."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.scanning = threading.Event()
+        self.saved = threading.Event()
+        self.scanned = threading.Event()
+
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        if self.scanning.is_set():
+            return super().list_jobs(status)
+        self.scanning.set()
+        # A pool that lets submit() in during recovery saves the job now; one that does
+        # not keeps submit() out, and this bounded wait is what the test then costs.
+        self.saved.wait(0.3)
+        try:
+            return super().list_jobs(status)
+        finally:
+            self.scanned.set()
+
+    def save_job(self, job: Job) -> None:
+        super().save_job(job)
+        self.saved.set()
+        assert self.scanned.wait(WAIT)  # count the job only after the scan has seen it
+
+
+def test_a_job_submitted_while_start_recovers_is_taken_on_once(tmp_path: Path) -> None:
+    storage = PausingStorage(tmp_path / "jobs.db")
+    ran: list[str] = []
+    q = Queue(workers=2, storage=storage)
+    q.register_handler("work", lambda ctx, payload: ran.append(ctx.job_id))
+    starter = threading.Thread(target=q.start)
+    starter.start()
+    try:
+        assert storage.scanning.wait(WAIT)  # start() is recovering: the pool is RUNNING
+        job = q.submit_job("work")
+    finally:
+        starter.join()
+    report = q.stop()
+    storage.close()
+    assert report.drained is True
+    assert ran == [job.id]
+    assert q.statistics().submitted == 1
