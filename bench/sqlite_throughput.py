@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from goqueue import JobStatus, JobStorage, MemoryStorage, SQLiteStorage
-from goqueue.lab.crash import measure_throughput
+from goqueue.lab.crash import measure_storage_throughput
 
 
 class _ErrorCounter(logging.Handler):
@@ -35,7 +35,7 @@ def best(make: Callable[[], JobStorage], jobs: int, workers: int, repeat: int) -
     for _ in range(repeat):
         storage = make()
         try:
-            rates.append(measure_throughput(storage, jobs=jobs, workers=workers))
+            rates.append(measure_storage_throughput(storage, jobs=jobs, workers=workers))
         finally:
             storage.close()
     return max(rates)
@@ -69,7 +69,7 @@ def main() -> None:
             )
 
         stress = SQLiteStorage(Path(folder, "stress.db"))
-        rate = measure_throughput(stress, jobs=10_000, workers=32)
+        rate = measure_storage_throughput(stress, jobs=10_000, workers=32)
         done = len(stress.list_jobs(JobStatus.COMPLETED))
         stress.close()
         print(

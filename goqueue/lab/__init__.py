@@ -21,11 +21,9 @@ from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, Unsa
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --
-# (measure_throughput(worker_counts, job) is imported from goqueue.lab.throughput: the
-# top-level name is taken by goqueue.lab.crash's storage measurement below.)
 from goqueue.lab.locks import Crossover, LockComparison, LockRow, compare_locks
 from goqueue.lab.starvation import ReaderPreferringRWLock, StarvationResult, starvation_demo
-from goqueue.lab.throughput import ThroughputResult, ThroughputRow
+from goqueue.lab.throughput import ThroughputResult, ThroughputRow, measure_throughput
 
 # isort: split
 # -- deterministic exploration and the race detector (issue 6) --
@@ -80,7 +78,7 @@ from goqueue.lab.crash import (
     cross_thread_error,
     kill_mid_run,
     locked_errors,
-    measure_throughput,
+    measure_storage_throughput,
     storage_locked_errors,
 )
 from goqueue.lab.retries import (
@@ -153,6 +151,7 @@ __all__: list[str] = [
     "ideal_seconds",
     "kill_mid_run",
     "locked_errors",
+    "measure_storage_throughput",
     "measure_throughput",
     "peak_load",
     "plot_attempts",

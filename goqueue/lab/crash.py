@@ -8,7 +8,7 @@
   them all quickly.
 * ``cross_thread_error`` and ``locked_errors`` show why SQLite needs care with threads;
   ``storage_locked_errors`` runs the same writes through ``SQLiteStorage``.
-* ``measure_throughput`` times no-op jobs through a queue on a given storage.
+* ``measure_storage_throughput`` times no-op jobs through a queue on a given storage.
 
 The worker processes run ``_worker_main`` (see ``_WORKER``).
 """
@@ -35,7 +35,7 @@ __all__ = [
     "cross_thread_error",
     "kill_mid_run",
     "locked_errors",
-    "measure_throughput",
+    "measure_storage_throughput",
     "storage_locked_errors",
 ]
 
@@ -297,7 +297,7 @@ def storage_locked_errors(threads: int = 8, writes: int = 200) -> int:
         return errors
 
 
-def measure_throughput(storage: JobStorage, jobs: int = 2000, workers: int = 8) -> float:
+def measure_storage_throughput(storage: JobStorage, jobs: int = 2000, workers: int = 8) -> float:
     """Run *jobs* no-op jobs through a ``Queue`` on *storage*; return jobs per second.
 
     The clock runs from the first submit until the last job is final.

@@ -13,7 +13,7 @@ from goqueue.lab.crash import (
     cross_thread_error,
     kill_mid_run,
     locked_errors,
-    measure_throughput,
+    measure_storage_throughput,
     storage_locked_errors,
 )
 
@@ -76,7 +76,7 @@ def test_hammer_reraises_errors_other_than_locked() -> None:
 @pytest.mark.parametrize("workers", [1, 4])
 def test_measure_throughput_runs_every_job(workers: int) -> None:
     storage = MemoryStorage()
-    rate = measure_throughput(storage, jobs=200, workers=workers)
+    rate = measure_storage_throughput(storage, jobs=200, workers=workers)
     assert rate > 0
     jobs = storage.list_jobs()
     assert len(jobs) == 200
