@@ -21,6 +21,8 @@ from playwright.sync_api import Locator, Page
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_ERRORS = ("Error displaying widget", "model not found")
 
+# The notebook on screen (JupyterLab hides, but keeps, the panels of other tabs).
+NOTEBOOK_ROOT = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 # The notebook panel in the main area that the app considers current.
 _PANEL = "window.jupyterapp.shell.currentWidget"
 
@@ -71,11 +73,11 @@ _RUN_SETTLED = f"""() => {{
 
 # Records every change of the text of the first element with a class, with a timestamp,
 # so a test can ask afterwards whether it changed *while* something ran, however fast.
-_WATCH = """([cls]) => {
-    const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .' + cls);
+_WATCH = """([cls, selector]) => {
+    const el = document.querySelector(selector);
     if (!el) throw new Error('no element with class ' + cls);
     window.__gqWatch = window.__gqWatch || {};
-    if (window.__gqWatch[cls]) window.__gqWatch[cls].observer.disconnect();
+    if (window.__gqWatch[selector]) window.__gqWatch[selector].observer.disconnect();
     const record = {texts: [{t: performance.now(), text: el.innerText}], observer: null};
     record.observer = new MutationObserver(() => {
         const text = el.innerText;
@@ -85,7 +87,7 @@ _WATCH = """([cls]) => {
     });
     record.observer.observe(el, {subtree: true, childList: true, characterData: true,
                                  attributes: true});
-    window.__gqWatch[cls] = record;
+    window.__gqWatch[selector] = record;
 }"""
 
 
@@ -164,6 +166,7 @@ class NotebookPage:
         self.page = page
         self.url = url
         self.name = name
+        self.root = NOTEBOOK_ROOT
 
     # -- opening and running --
 
@@ -247,7 +250,7 @@ class NotebookPage:
 
     def page_text(self) -> str:
         """Return the visible text of the notebook panel."""
-        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").inner_text()
+        return self.page.locator(NOTEBOOK_ROOT).inner_text()
 
     def screenshot(self, path: Path, *, max_height: int = 30000) -> None:
         """Save a screenshot of the whole notebook, every cell, at ``path``.
@@ -272,9 +275,28 @@ class NotebookPage:
 
     # -- widgets --
 
-    @staticmethod
-    def _selector(cls: str) -> str:
-        return f".jp-NotebookPanel:not(.lm-mod-hidden) .{cls}"
+    def _selector(self, cls: str) -> str:
+        return f"{self.root} .{cls}"
+
+    def within(self, selector: str) -> NotebookPage:
+        """Return a view of this page whose widget look-ups stay inside ``selector``
+        (for a notebook that shows the same widget twice)."""
+        scoped = NotebookPage(self.page, self.url, self.name)
+        scoped.root = f"{self.root} {selector}"
+        return scoped
+
+    def tag_all(self, cls: str) -> list[str]:
+        """Give every element with class ``cls`` its own ``data-gq-index`` and return a
+        selector for each, in page order (use them with :meth:`within`)."""
+        count: int = self.page.evaluate(
+            """([selector]) => {
+                const all = document.querySelectorAll(selector);
+                all.forEach((el, i) => { el.dataset.gqIndex = String(i); });
+                return all.length;
+            }""",
+            [self._selector(cls)],
+        )
+        return [f'.{cls}[data-gq-index="{i}"]' for i in range(count)]
 
     def widget(self, cls: str) -> Locator:
         """Return the (first) widget element that carries the CSS class ``cls``."""
@@ -282,7 +304,7 @@ class NotebookPage:
 
     def has_widget(self, cls: str) -> bool:
         """Whether the open notebook shows a widget with the CSS class ``cls``."""
-        return self.page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) .{cls}").count() > 0
+        return self.page.locator(self._selector(cls)).count() > 0
 
     def text(self, cls: str) -> str:
         """Return the visible text of the widget with class ``cls``."""
@@ -399,7 +421,7 @@ class NotebookPage:
                 }
                 return seen;
             }""",
-            [".jp-NotebookPanel:not(.lm-mod-hidden)", prefix],
+            [self.root, prefix],
         )
         return found
 
@@ -412,12 +434,12 @@ class NotebookPage:
 
     def watch(self, cls: str) -> None:
         """Start recording every change of the text of the widget with class ``cls``."""
-        self.page.evaluate(_WATCH, [cls])
+        self.page.evaluate(_WATCH, [cls, self._selector(cls)])
 
     def watched(self, cls: str) -> list[tuple[float, str]]:
         """Return ``(milliseconds, text)`` for each distinct text seen since :meth:`watch`."""
         records: list[dict[str, Any]] = self.page.evaluate(
-            "([cls]) => window.__gqWatch[cls].texts", [cls]
+            "([selector]) => window.__gqWatch[selector].texts", [self._selector(cls)]
         )
         return [(float(r["t"]), str(r["text"])) for r in records]
 
@@ -435,7 +457,7 @@ class NotebookPage:
                 const el = document.querySelector(selector);
                 return el && el.innerText !== before;
             }""",
-            arg=[f".jp-NotebookPanel:not(.lm-mod-hidden) .{cls}", before],
+            arg=[self._selector(cls), before],
             timeout=timeout * 1000,
         )
         return self.text(cls)
