@@ -72,6 +72,8 @@ _SKIP_FILES = frozenset(
     }
 )
 _ROOT = os.path.dirname(os.path.dirname(_HERE))  # the directory holding goqueue/
+# code object -> (file, function), or () for the lab's own frames that stacks leave out
+_CODE_NAMES: dict[Any, tuple[str, str] | tuple[()]] = {}
 _CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")
 
 
@@ -208,11 +210,16 @@ class RaceDetector(Monitor):
 
     def _stack(self, frame: Any) -> tuple[Frame, ...]:
         out: list[Frame] = []
+        names = _CODE_NAMES
         while frame is not None and len(out) < self.stack_depth:
             code = frame.f_code
-            if code.co_filename not in _SKIP_FILES:
+            where = names.get(code)
+            if where is None:
+                skip = code.co_filename in _SKIP_FILES
                 name = getattr(code, "co_qualname", code.co_name)
-                out.append((code.co_filename, frame.f_lineno, name))
+                where = names[code] = () if skip else (code.co_filename, name)
+            if where:
+                out.append((where[0], frame.f_lineno, where[1]))
             frame = frame.f_back
         return tuple(out)
 
@@ -281,7 +288,8 @@ class RaceDetector(Monitor):
         if op.insert or (op.kind is OpKind.DELETE and obj.keyed):
             keys.append(STRUCTURE)
         with self._mutex:
-            self._keep[id(obj)] = obj
+            if id(obj) not in self._keep:
+                self._keep[id(obj)] = obj
             for key in keys:
                 self._check(me, obj, key, write, stack)
 

@@ -102,6 +102,22 @@ class Scenario(Generic[S]):
             raise ValueError("a scenario needs at least one thread")
         return cls(setup, named, invariant)
 
+    def explore(
+        self, *, preemption_bound: int | None = None, max_schedules: int = 100_000
+    ) -> ExploreResult:
+        """``explore`` this scenario (see the module function)."""
+        return explore(
+            self.setup,
+            self.threads,
+            self.invariant,
+            preemption_bound=preemption_bound,
+            max_schedules=max_schedules,
+        )
+
+    def replay(self, schedule: Sequence[str]) -> Execution:
+        """``replay`` *schedule* on this scenario (see the module function)."""
+        return _replay(self, schedule)
+
 
 @dataclass(frozen=True)
 class Step:
@@ -182,7 +198,10 @@ class _Run(Monitor):
         self.track = track
         self.pool = pool
         self.workers = [_Worker(name, fn) for name, fn in scenario.threads.items()]
-        self._by_ident: dict[int, _Worker] = {}
+        # Which worker the current thread is (unset outside this run's threads, and again
+        # when a worker ends: a new thread may get a finished one's ident).
+        self._local = threading.local()
+        self._in_setup = False
         self._back = threading.Lock()  # released by a worker when it stops or ends
         self._back.acquire()
         self._threads: list[threading.Thread] = []
@@ -201,12 +220,12 @@ class _Run(Monitor):
     # -- the Monitor side: runs in the scenario's threads ----------------------------
 
     def created(self, obj: Shared) -> None:
-        ident = threading.get_ident()
-        if ident == self._setup_ident or ident in self._by_ident:
+        in_setup = self._in_setup and threading.get_ident() == self._setup_ident
+        if in_setup or getattr(self._local, "worker", None) is not None:
             self.objects.append(obj)
 
     def before(self, op: Op) -> None:
-        worker = self._by_ident.get(threading.get_ident())
+        worker: _Worker | None = getattr(self._local, "worker", None)
         if worker is None or worker.aborting:
             return
         worker.pending = op
@@ -221,7 +240,7 @@ class _Run(Monitor):
             raise _Abort
 
     def _body(self, worker: _Worker) -> None:
-        self._by_ident[threading.get_ident()] = worker
+        self._local.worker = worker
         try:
             worker.fn(self.state)
         except _Abort:
@@ -229,6 +248,7 @@ class _Run(Monitor):
         except BaseException as exc:  # the scenario's failure is data, not a crash
             worker.error = exc
         finally:
+            self._local.worker = None
             worker.done = True
             worker.pending = None
             self._back.release()
@@ -248,7 +268,11 @@ class _Run(Monitor):
         """Build the state, then start each thread and let it run to its first step."""
         add_monitor(self)
         try:
-            self.state = self.scenario.setup()
+            self._in_setup = True
+            try:
+                self.state = self.scenario.setup()
+            finally:
+                self._in_setup = False
             for index, worker in enumerate(self.workers):
                 if self.pool is not None:
                     self.pool.run(index, functools.partial(self._body, worker))

@@ -68,6 +68,8 @@ class OpKind(enum.Enum):
     PUT = "put"
     GET = "get"
 
+    __hash__ = object.__hash__  # Enum's hashes by name, in Python: too slow per step
+
 
 #: The location key of a container's *structure* (its set of keys, its length).
 STRUCTURE = "<structure>"

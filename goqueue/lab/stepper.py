@@ -58,6 +58,18 @@ class ThreadView:
     line: int | None
 
 
+def _scenario(
+    setup: Callable[[], Any] | Scenario[Any],
+    threads: ThreadsArg | None,
+    invariant: Callable[[Any], object] | None,
+) -> Scenario[Any]:
+    if isinstance(setup, Scenario):
+        return setup
+    if threads is None:
+        raise TypeError("threads are required unless a Scenario is given")
+    return Scenario.of(setup, threads, invariant)
+
+
 def _source(fn: Callable[..., object]) -> tuple[tuple[str, ...], int]:
     try:
         lines, first = inspect.getsourcelines(fn)
@@ -70,16 +82,17 @@ class Stepper:
     """Step a scenario's threads by hand (see the module docstring).
 
     Args:
-        setup, threads, invariant: as for ``goqueue.lab.explore.explore``.
+        setup, threads, invariant: as for ``goqueue.lab.explore.explore``; or a
+            ``Scenario`` as the only argument.
     """
 
     def __init__(
         self,
-        setup: Callable[[], Any],
-        threads: ThreadsArg,
+        setup: Callable[[], Any] | Scenario[Any],
+        threads: ThreadsArg | None = None,
         invariant: Callable[[Any], object] | None = None,
     ) -> None:
-        self.scenario = Scenario.of(setup, threads, invariant)
+        self.scenario = _scenario(setup, threads, invariant)
         self._sources = {name: _source(fn) for name, fn in self.scenario.threads.items()}
         self.plan: tuple[str, ...] = ()  # a loaded schedule, walked by play()
         self._run = self._new_run([])
@@ -214,7 +227,7 @@ class StepperWidget:
     """The puzzle as ipywidgets (built lazily; ``ipywidgets`` must be installed).
 
     Args:
-        setup, threads, invariant: as for ``Stepper``.
+        setup, threads, invariant: as for ``Stepper`` (or a ``Scenario``).
         schedule: a schedule to load (e.g. ``result.first_failure.schedule``): the
             *Next* button then walks it.
 
@@ -225,8 +238,8 @@ class StepperWidget:
 
     def __init__(
         self,
-        setup: Callable[[], Any],
-        threads: ThreadsArg,
+        setup: Callable[[], Any] | Scenario[Any],
+        threads: ThreadsArg | None = None,
         invariant: Callable[[Any], object] | None = None,
         *,
         schedule: Sequence[str] | None = None,

@@ -265,3 +265,32 @@ def test_plot_draws_the_failing_timeline() -> None:
     labels = [t.get_text() for t in ax.texts]
     assert "read count -> 0" in labels and "count=1" in labels
     assert [t.get_text() for t in ax.get_xticklabels()] == ["t1", "t2", "shared state after"]
+
+
+def test_ready_made_scenarios() -> None:
+    from goqueue.lab.race_scenarios import SCENARIOS
+
+    verdicts = {name: make().explore() for name, make in SCENARIOS.items()}
+    assert (verdicts["lost-update"].schedules, verdicts["lost-update"].failures) == (6, 4)
+    assert verdicts["registry"].failures > 0
+    assert verdicts["registry-fixed"].failures == 0
+    assert verdicts["lock-order"].deadlocks == 2
+
+
+def test_explore_command(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from goqueue.lab import explorer_cli
+
+    parser = argparse.ArgumentParser(prog="explore")
+    explorer_cli.add_arguments(parser)
+    assert explorer_cli.run(parser.parse_args(["--scenario", "lost-update", "--race"])) == 1
+    out = capsys.readouterr().out
+    assert "4 of 6 interleavings violate the invariant" in out
+    assert "WARNING: DATA RACE" in out and "Found 2 data race(s)" in out
+    assert explorer_cli.run(parser.parse_args(["--scenario", "registry-fixed", "--race"])) == 0
+    assert "No data races found" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--preemption-bound", "-1"])
+    assert exit_info.value.code == 2
+    assert "must be >= 0, got -1" in capsys.readouterr().err

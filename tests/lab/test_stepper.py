@@ -201,3 +201,18 @@ def test_widget_next_walks_a_loaded_schedule() -> None:
         assert "write count = 1" in widget.history.value
     finally:
         widget.stepper.close()
+
+
+def test_an_open_stepper_does_not_capture_other_threads() -> None:
+    # A stepper left open keeps its run watching; new threads (which may reuse the
+    # idents of its finished ones) must not be mistaken for its workers.
+    stepper = Stepper(setup, [bump, bump], check)
+    try:
+        stepper.step("t1")
+        stepper.step("t1")  # t1 has finished: its thread's ident is free again
+        for _ in range(3):
+            result = explore(setup, [bump, bump], check)
+            assert (result.schedules, result.failures) == (6, 4)
+        assert stepper.schedule == ["t1", "t1"] and stepper.state() == "count=1"
+    finally:
+        stepper.close()
