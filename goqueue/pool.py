@@ -58,7 +58,7 @@ class QueueStatistics:
     workers: int
     submitted: int  # jobs accepted by this pool, including jobs recovered from storage
     unfinished: int  # accepted and not final yet
-    buffered: int  # ids waiting in the buffer for a worker (approximate)
+    buffered: int  # job ids in the buffer (or just taken, their claim not yet counted)
     running: int  # jobs a worker is running right now
     scheduled_retries: int  # failed jobs waiting for their backoff to pass
     completed: int
@@ -80,7 +80,6 @@ class ShutdownReport:
 
 
 _SENTINEL = None  # put once per worker: "no more jobs, exit"
-_PUT_RECHECK_SECONDS = 0.1  # how often a blocked submit checks that its job still needs a put
 
 
 class WorkerPool:
@@ -111,7 +110,12 @@ class WorkerPool:
         self.processor = JobProcessor(storage)
         self.worker_count = worker_count
         self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
-        self._buffer: queue.Queue[str | None] = queue.Queue(maxsize=worker_count * 2)
+        # The buffer of job ids. A SimpleQueue is implemented in C: a worker blocked in
+        # get() waits without running any Python code, and put() never blocks. The bound
+        # (backpressure) is kept by counting below, under self._lock, which the submit and
+        # the worker take anyway: so the bound costs no extra lock per job.
+        self._buffer: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._capacity = worker_count * 2
         self._cancelled = threading.Event()  # set when stopping without draining
         self._threads: list[threading.Thread] = []
 
@@ -127,6 +131,14 @@ class WorkerPool:
         self._unfinished: set[str] = set()
         self._scheduled: list[tuple[float, int, str]] = []  # heap of (due, seq, job id)
         self._sequence = 0  # tie-breaker for the heap
+        # Invariant: 0 <= _buffered <= _capacity; it counts the job ids put into _buffer
+        #            and not yet taken (claimed or refused) by a worker. Stop sentinels are
+        #            not counted: they are put after the last job id.
+        self._buffered = 0
+        # Notified when _buffered goes down, if _put_waiters > 0; notified (all) when stop
+        # cancels jobs, so that a submitter whose job was cancelled stops waiting for room.
+        self._not_full = threading.Condition(self._lock)
+        self._put_waiters = 0  # threads in _put waiting for room (submitters, scheduler)
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
         self._submitted = 0
@@ -219,17 +231,14 @@ class WorkerPool:
                 self._submitted += 1
                 if backoff is not None:
                     self._job_backoff[job.id] = backoff
-        # Blocks while the buffer is full: backpressure, like the Go channel. But once
-        # stop(drain=False) has cancelled the job, no worker may be left to make room, so
-        # look again now and then whether the job still needs to be run at all.
-        while True:
-            try:
-                self._buffer.put(job.id, timeout=_PUT_RECHECK_SECONDS)
-                return
-            except queue.Full:
-                with self._lock:
-                    if job.id not in self._unfinished:
-                        return
+                if self._buffered < self._capacity:  # the common case: room at once
+                    self._buffered += 1
+                    self._buffer.put(job.id)
+                    return
+        # The buffer is full: wait for room (backpressure, like the Go channel), but
+        # without _submit_lock, so that stop() can still get in and cancel this job.
+        with self._lock:
+            self._put(job.id)
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
@@ -299,6 +308,8 @@ class WorkerPool:
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
                     self._cancelled_ids.append(job_id)
+            if self._put_waiters:  # their jobs are cancelled now: no need to wait for room
+                self._not_full.notify_all()
 
     # -- waiting --------------------------------------------------------------------
 
@@ -358,7 +369,7 @@ class WorkerPool:
                 workers=self.worker_count,
                 submitted=self._submitted,
                 unfinished=len(self._unfinished),
-                buffered=self._buffer.qsize(),
+                buffered=self._buffered,
                 running=self._running,
                 scheduled_retries=len(self._scheduled),
                 completed=counts[JobStatus.COMPLETED],
@@ -368,9 +379,29 @@ class WorkerPool:
 
     # -- the threads ----------------------------------------------------------------
 
+    def _put(self, job_id: str) -> None:
+        """Put *job_id* in the buffer once it has room. Caller holds _lock.
+
+        Returns without putting if the job stops being unfinished meanwhile (cancelled by
+        ``stop(drain=False)``): no worker needs to see it, and perhaps none is left.
+        """
+        self._put_waiters += 1
+        try:
+            while True:
+                if job_id not in self._unfinished:
+                    return
+                if self._buffered < self._capacity:
+                    break
+                self._not_full.wait()
+        finally:
+            self._put_waiters -= 1
+        self._buffered += 1
+        self._buffer.put(job_id)
+
     def _worker(self) -> None:
+        get = self._buffer.get
         while True:
-            job_id = self._buffer.get()
+            job_id = get()
             if job_id is _SENTINEL:
                 return
             try:
@@ -380,10 +411,13 @@ class WorkerPool:
 
     def _run(self, job_id: str) -> None:
         job = self.storage.claim_job(job_id)
-        if job is None:  # cancelled, or claimed by another process sharing the storage
-            self._forget(job_id)
-            return
         with self._lock:
+            self._buffered -= 1  # taken: room for one more id
+            if self._put_waiters:
+                self._not_full.notify()
+            if job is None:  # cancelled, or claimed by another process sharing the storage
+                self._finish(job_id, None)
+                return
             self._running += 1
             backoff = (
                 self._job_backoff.get(job_id)
@@ -443,7 +477,7 @@ class WorkerPool:
                         _, _, job_id = heapq.heappop(self._scheduled)
                         break
                     self._retry_changed.wait(remaining)
-            self._buffer.put(job_id)  # outside the lock: workers need it to make room
+                self._put(job_id)  # waits for room; the wait lets the workers in
 
     def _finish(self, job_id: str, status: JobStatus | None) -> None:
         """Count *job_id* as final (once). Caller holds _lock."""
@@ -457,8 +491,3 @@ class WorkerPool:
             self._job_finished.notify_all()
         if not self._unfinished and self._idle_waiters:
             self._idle.notify_all()
-
-    def _forget(self, job_id: str) -> None:
-        """The claim failed: the job was cancelled (and counted) or another process owns it."""
-        with self._lock:
-            self._finish(job_id, None)
