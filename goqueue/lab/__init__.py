@@ -60,6 +60,14 @@ from goqueue.lab.lesson_helpers import (
 )
 from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.sync_queue import SyncQueue
+from goqueue.lab.throughput_lesson import (
+    CoresBusy,
+    CoresBusyRow,
+    best_of,
+    measure_cores_busy,
+    plot_speedups,
+    speedups,
+)
 from goqueue.lab.timing import (
     Span,
     SpanRecorder,
@@ -93,6 +101,8 @@ from goqueue.lab.retries import (
 __all__: list[str] = [
     "AttemptRecord",
     "ClassicResult",
+    "CoresBusy",
+    "CoresBusyRow",
     "CrashResult",
     "Crossover",
     "Execution",
@@ -136,6 +146,7 @@ __all__: list[str] = [
     "TimingRow",
     "TrialResult",
     "UnsafeRegistry",
+    "best_of",
     "changed_lines",
     "compare_locks",
     "count_in_threads",
@@ -151,12 +162,14 @@ __all__: list[str] = [
     "ideal_seconds",
     "kill_mid_run",
     "locked_errors",
+    "measure_cores_busy",
     "measure_storage_throughput",
     "measure_throughput",
     "peak_load",
     "plot_attempts",
     "plot_dropped",
     "plot_herd",
+    "plot_speedups",
     "plot_timeline",
     "plot_timing",
     "pool_panel",
@@ -167,6 +180,7 @@ __all__: list[str] = [
     "replay",
     "show_switch_points",
     "source_of",
+    "speedups",
     "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",
