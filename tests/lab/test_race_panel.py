@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from typing import Any
@@ -88,7 +89,8 @@ def test_a_failed_run_is_shown_and_the_button_enabled_again(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("no threads left")
 
-    monkeypatch.setattr("goqueue.lab.race_panel.hammer", broken)
+    # (goqueue.lab.race_panel is also the name of the function, so fetch the module)
+    monkeypatch.setattr(importlib.import_module("goqueue.lab.race_panel"), "hammer", broken)
     with pytest.raises(RuntimeError, match=r"^race panel run failed$"):
         panel.run()
     assert panel.result.value == "run failed: OSError: no threads left"
