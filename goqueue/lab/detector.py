@@ -220,6 +220,8 @@ class RaceDetector(Monitor):
                 where = names[code] = () if skip else (code.co_filename, name)
             if where:
                 out.append((where[0], frame.f_lineno, where[1]))
+                if where[1] == "<module>":
+                    break  # the script or notebook cell: what called it is not user code
             frame = frame.f_back
         return tuple(out)
 

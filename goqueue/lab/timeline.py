@@ -60,6 +60,9 @@ def render_html(execution: Execution) -> str:
 def render_plot(execution: Execution, ax: Any = None) -> Any:
     """Draw the timeline: a lane per thread, steps going down, the state on the right.
 
+    Lanes are as wide as their longest step (monospace text, measured in characters), so
+    a new figure is sized to fit; with *ax* given, the text may need a wide figure.
+
     Returns:
         The matplotlib Axes.
     """
@@ -67,40 +70,28 @@ def render_plot(execution: Execution, ax: Any = None) -> Any:
 
     names = list(execution.threads)
     steps = execution.steps
+    widths = [max([len(n)] + [len(s.text) for s in steps if s.thread == n]) for n in names]
+    starts = [sum(widths[:i]) + 5 * i for i in range(len(names))]
+    state_x = starts[-1] + widths[-1] + 5
+    state_width = max([len(STATE_HEADER)] + [len(s.state) for s in steps])
+    total = state_x + state_width
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.2 * len(names) + 4, 0.45 * len(steps) + 1.2))
+        _, ax = plt.subplots(figsize=(total * 0.07 + 0.8, 0.32 * len(steps) + 1.0))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     lane = {name: i for i, name in enumerate(names)}
+    text = {"va": "center", "fontsize": 8, "family": "monospace"}
     for row, step in enumerate(steps, 1):
-        x = lane[step.thread]
-        ax.text(
-            x,
-            row,
-            step.text,
-            ha="center",
-            va="center",
-            fontsize=9,
-            family="monospace",
-            bbox={"boxstyle": "round", "fc": colours[x % len(colours)], "alpha": 0.25},
-        )
-        ax.text(
-            len(names) - 0.4,
-            row,
-            step.state,
-            ha="left",
-            va="center",
-            fontsize=8,
-            family="monospace",
-        )
-    ax.set_xlim(-0.6, len(names) + 1.6)
+        i = lane[step.thread]
+        box = {"boxstyle": "round,pad=0.2", "fc": colours[i % len(colours)], "alpha": 0.25}
+        ax.text(starts[i], row, step.text, bbox=box, **text)
+        ax.text(state_x, row, step.state, **text)
+    ax.set_xlim(-1, total + 1)
     ax.set_ylim(len(steps) + 0.7, 0.3)
-    ax.set_xticks([*range(len(names)), len(names) + 0.3])
-    ax.set_xticklabels([*names, STATE_HEADER])
+    ax.set_xticks([*starts, state_x])
+    ax.set_xticklabels([*names, STATE_HEADER], ha="left")
     ax.xaxis.tick_top()
     ax.set_yticks(range(1, len(steps) + 1))
     ax.set(ylabel="step", title=_verdict(execution))
-    for x in range(len(names)):
-        ax.axvline(x, color="0.85", zorder=0)
     for side in ("right", "bottom"):
         ax.spines[side].set_visible(False)
     return ax
