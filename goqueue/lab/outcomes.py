@@ -240,6 +240,7 @@ class Outcomes:
             The ``Axes`` drawn on.
         """
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
 
         if ax is None:
             _, ax = plt.subplots()
@@ -254,10 +255,11 @@ class Outcomes:
             [r.count for r in rows],
             color=[colours[r.grade] for r in rows],
         )
-        for grade, colour in colours.items():
-            ax.bar(0, 0, color=colour, label=grade.name.lower())
         ax.invert_yaxis()
-        ax.legend(loc="lower right")
+        ax.legend(
+            handles=[Patch(color=c, label=g.name.lower()) for g, c in colours.items()],
+            loc="lower right",
+        )
         ax.set(
             title=f"{self.target}: {self.anomalies:,} anomalies in {self.operations:,} operations",
             xlabel="trials",

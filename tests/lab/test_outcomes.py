@@ -122,7 +122,13 @@ def test_plot_returns_the_axes_it_drew_on() -> None:
         assert outcomes.plot(ax=ax) is ax
         labels = [t.get_text() for t in ax.get_yticklabels()]
         assert labels == ["lost updates", "consistent"]
-        assert [p.get_width() for p in ax.patches[:2]] == [1, 1]
+        assert [p.get_width() for p in ax.patches] == [1, 1]
+        legend = ax.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == [
+            "acceptable",
+            "interesting",
+            "forbidden",
+        ]
         assert ax.get_title() == "unsafe: 1 anomalies in 2 operations"
         new_ax = outcomes.plot()
         assert new_ax is not ax
