@@ -19,6 +19,7 @@ changes under it while a worker runs the job.
 from __future__ import annotations
 
 import enum
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -79,16 +80,29 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The default of ``Job.updated_at``, told apart by identity: a new job was last updated
+# when it was created.
+_SAME_AS_CREATED = datetime.min.replace(tzinfo=timezone.utc)
+
 # The fixed bits of a version 4 UUID: version 4, variant RFC 4122 (as ``uuid.UUID`` sets).
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
+# The generator behind job ids: private, so that an application's ``random.seed(0)`` (a
+# notebook's setup cell) cannot make ids repeat from one run or process to the next, which
+# with a persistent storage would mean two jobs with one id. Seeded from ``os.urandom``
+# now, and again in a forked child, which would otherwise draw the parent's ids.
+_id_generator = random.Random()
+if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
+    os.register_at_fork(after_in_child=_id_generator.seed)
+
+
 def new_job_id() -> str:
     """A fresh job id: a random (version 4) UUID, so concurrent submits never collide.
 
-    The 122 random bits come from the ``random`` module's generator, which is seeded from
-    the OS at start-up and again in a forked child, rather than from ``os.urandom`` as
+    The 122 random bits come from a private ``random.Random`` seeded from the OS (at
+    import and in a forked child), rather than from ``os.urandom`` on every call as
     ``uuid.uuid4()`` does: ``os.urandom`` is a system call that releases the GIL, and on
     the submit path that hands the GIL to a worker on every job. These ids only have to
     be unique, not unguessable.
@@ -98,7 +112,7 @@ def new_job_id() -> str:
     >>> uuid.UUID(hex=job_id).version, len(job_id), job_id != new_job_id()
     (4, 32, True)
     """
-    return "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+    return "%032x" % (_id_generator.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
 
 
 @dataclass(eq=False)
@@ -128,11 +142,13 @@ class Job:
     attempts: int = 0
     error: str | None = None
     created_at: datetime = field(default_factory=_now)
-    updated_at: datetime = field(default_factory=_now)
+    updated_at: datetime = _SAME_AS_CREATED  # replaced by created_at in __post_init__
     #: When a retry waiting for its backoff becomes due (None when nothing is scheduled).
     next_attempt_at: datetime | None = None
 
     def __post_init__(self) -> None:
+        if self.updated_at is _SAME_AS_CREATED:  # one clock read per new job, not two
+            self.updated_at = self.created_at
         if isinstance(self.max_retry, bool) or not isinstance(self.max_retry, int):
             raise TypeError(f"max_retry must be an int, got {type(self.max_retry).__name__}")
         if self.max_retry < 1:

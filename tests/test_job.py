@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import os
+import random
 import re
 from datetime import datetime, timezone
 
 import pytest
 
 from goqueue import InvalidTransition, Job, JobStatus
+from goqueue.job import new_job_id
 
 S = JobStatus
 # The whole state machine, written out by hand so that a change to the table in job.py
@@ -49,6 +52,7 @@ def test_a_new_job_is_pending_with_no_attempts() -> None:
     )
     assert before <= job.created_at <= datetime.now(timezone.utc)
     assert job.created_at.tzinfo is not None
+    assert job.updated_at == job.created_at  # never updated yet
     assert job.next_attempt_at is None
 
 
@@ -56,6 +60,40 @@ def test_ids_are_unique_uuids() -> None:
     ids = {Job(type="email").id for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(re.fullmatch(r"[0-9a-f]{32}", job_id) for job_id in ids)
+
+
+def test_seeding_the_random_module_does_not_repeat_ids() -> None:
+    # A notebook's setup cell calls random.seed(0); two runs of it (or two processes
+    # sharing an SQLite file) must not draw the same job ids.
+    state = random.getstate()
+    try:
+        random.seed(0)
+        first = [new_job_id() for _ in range(5)]
+        random.seed(0)
+        second = [new_job_id() for _ in range(5)]
+    finally:
+        random.setstate(state)
+    assert set(first).isdisjoint(second)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send one id, exit without running pytest's cleanup
+        try:
+            os.write(write_end, new_job_id().encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child_id = os.read(read_end, 64).decode()
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    parent_id = new_job_id()  # the id the child would repeat if it kept our generator
+    assert re.fullmatch(r"[0-9a-f]{32}", child_id)
+    assert child_id != parent_id
 
 
 @pytest.mark.parametrize(("current", "target"), sorted(ALLOWED, key=str))
