@@ -24,7 +24,8 @@ from collections.abc import Callable
 from goqueue import Registry
 from goqueue.lab.detector import race_detector
 from goqueue.lab.explore import explore
-from goqueue.lab.instrumented import SharedDict, SharedRWLock
+from goqueue.lab.instrumented import SharedDict
+from goqueue.lab.shared_locks import SharedRWLock
 
 
 def writer(name: str, steps: int) -> Callable[[SharedDict[str, int]], None]:

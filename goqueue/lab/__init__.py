@@ -30,14 +30,9 @@ from goqueue.lab.throughput import ThroughputResult, ThroughputRow, measure_thro
 from goqueue.lab.detector import Race, RaceDetector, race_detector
 from goqueue.lab.explore import Execution, ExploreResult, Scenario, Step, explore, replay
 from goqueue.lab.gostyle_queue import GoJob, GoStyleQueue
-from goqueue.lab.instrumented import (
-    SharedDict,
-    SharedList,
-    SharedLock,
-    SharedQueue,
-    SharedRWLock,
-    SharedVars,
-)
+from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
+from goqueue.lab.race_scenarios import SCENARIOS
+from goqueue.lab.shared_locks import SharedLock, SharedQueue, SharedRWLock
 from goqueue.lab.stepper import Stepper, StepperWidget
 
 # isort: split
@@ -99,6 +94,7 @@ from goqueue.lab.retries import (
 )
 
 __all__: list[str] = [
+    "SCENARIOS",
     "AttemptRecord",
     "ClassicResult",
     "CoresBusy",

@@ -45,16 +45,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.instrumented import (
-    STRUCTURE,
-    Monitor,
-    Op,
-    OpKind,
-    Shared,
-    SharedRWLock,
-    add_monitor,
-    remove_monitor,
-)
+from goqueue.lab.shared_locks import SharedRWLock
+from goqueue.lab.steps import STRUCTURE, Monitor, Op, OpKind, Shared, add_monitor, remove_monitor
 
 __all__ = ["Access", "Race", "RaceDetector", "race_detector"]
 
@@ -65,6 +57,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _SKIP_FILES = frozenset(
     {
         os.path.join(_HERE, "instrumented.py"),
+        os.path.join(_HERE, "shared_locks.py"),
+        os.path.join(_HERE, "steps.py"),
         os.path.join(_HERE, "detector.py"),
         os.path.join(_HERE, "explore.py"),
         threading.__file__,

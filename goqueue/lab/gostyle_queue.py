@@ -31,7 +31,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from goqueue.lab.instrumented import SharedDict, SharedLock, SharedQueue, SharedVars
+from goqueue.lab.instrumented import SharedDict, SharedVars
+from goqueue.lab.shared_locks import SharedLock, SharedQueue
 
 __all__ = ["GoJob", "GoStyleQueue"]
 

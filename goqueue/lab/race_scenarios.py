@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from goqueue.lab.explore import Scenario
-from goqueue.lab.instrumented import SharedDict, SharedList, SharedLock, SharedRWLock, SharedVars
+from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
+from goqueue.lab.shared_locks import SharedLock, SharedRWLock
 from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
 
 __all__ = [

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from goqueue.lab.explore import Execution, Scenario, Step, ThreadsArg, _Run
+from goqueue.lab.scheduler import Execution, Scenario, Step, ThreadsArg, _Run
 
 __all__ = ["Stepper", "StepperWidget", "ThreadView"]
 

@@ -6,15 +6,69 @@ as text (for terminals and doctests), HTML (for Jupyter) or a matplotlib figure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from goqueue.lab.explore import Execution
+__all__ = ["Execution", "Schedule", "Step", "render_html", "render_plot", "render_text"]
 
-__all__ = ["render_html", "render_plot", "render_text"]
+#: The thread that takes each step, in order: ``("t1", "t2", "t1")``.
+Schedule = tuple[str, ...]
 
 STATE_HEADER = "shared state after"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of a timeline: who stepped, what it did, the shared state after it."""
+
+    thread: str
+    text: str
+    state: str
+    line: int | None = None
+
+
+@dataclass
+class Execution:
+    """One run of a scenario under one schedule.
+
+    Attributes:
+        schedule: the thread that took each step, in order.
+        status: ``"ok"``, ``"violated"`` (the invariant is false), ``"error"`` (a thread
+            raised) or ``"deadlock"`` (every unfinished thread is blocked).
+        message: what went wrong, in words ("" when ok).
+        final_state: the shared state at the end.
+        steps: the timeline (only when recorded: ``replay`` and ``first_failure``).
+        deadlock_cycle: the threads waiting for each other, in order, on a deadlock.
+    """
+
+    threads: tuple[str, ...]
+    schedule: Schedule = ()
+    status: str = "ok"
+    message: str = ""
+    final_state: str = ""
+    preemptions: int = 0
+    steps: list[Step] = field(default_factory=list)
+    deadlock_cycle: tuple[str, ...] = ()
+    initial_state: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok"
+
+    def timeline(self) -> str:
+        """The steps as a text table: one column per thread, then the state after."""
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        return render_html(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the timeline with matplotlib; returns the Axes."""
+        return render_plot(self, ax)
+
+    def __str__(self) -> str:
+        return self.timeline()
 
 
 def _verdict(execution: Execution) -> str:

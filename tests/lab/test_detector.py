@@ -9,17 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from goqueue import Registry
+from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
 from goqueue.lab.detector import race_detector
 from goqueue.lab.explore import replay
 from goqueue.lab.gostyle_queue import GoStyleQueue
-from goqueue.lab.instrumented import (
-    SharedDict,
-    SharedList,
-    SharedLock,
-    SharedQueue,
-    SharedRWLock,
-    SharedVars,
-)
 from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from goqueue import Registry
+from goqueue.lab import SharedDict, SharedList, SharedLock, SharedRWLock, SharedVars
 from goqueue.lab.explore import explore, replay
-from goqueue.lab.instrumented import SharedDict, SharedList, SharedLock, SharedRWLock, SharedVars
 from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
 
 

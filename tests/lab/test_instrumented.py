@@ -10,20 +10,8 @@ import pytest
 
 from goqueue import Registry
 from goqueue.errors import UnknownJobType
-from goqueue.lab.instrumented import (
-    Monitor,
-    Op,
-    SharedDict,
-    SharedList,
-    SharedLock,
-    SharedQueue,
-    SharedRWLock,
-    SharedVars,
-    add_monitor,
-    remove_monitor,
-    show,
-    watched,
-)
+from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
+from goqueue.lab.instrumented import Monitor, Op, add_monitor, remove_monitor, show, watched
 
 
 class Recorder(Monitor):

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from goqueue.lab import SharedDict, SharedList, SharedLock, SharedVars
 from goqueue.lab.explore import explore
-from goqueue.lab.instrumented import SharedDict, SharedList, SharedLock, SharedVars
 from goqueue.lab.stepper import Stepper
 from goqueue.lab.unsafe_registry import UnsafeRegistry
 

@@ -1,0 +1,240 @@
+"""Instrumented locks and queue: ``acquire``, ``release``, ``put`` and ``get`` as steps.
+
+The synchronisation half of ``goqueue.lab.instrumented``: a ``threading.Lock``, a
+``goqueue.RWLock`` and a ``queue.Queue`` whose operations the explorer can schedule (it lets
+a thread take a lock only when the lock is free, so no real acquire ever blocks under it)
+and from which the race detector learns happens-before (release -> acquire, put -> get).
+Each keeps a small model of who holds it, for the explorer's choices, its deadlock report
+and the state column of a timeline.
+
+>>> lock = SharedLock("lock")
+>>> with lock:
+...     lock.snapshot()
+'held by MainThread'
+>>> lock.snapshot()
+'free'
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Generic, TypeVar
+
+from goqueue.lab import steps as _state
+from goqueue.lab.steps import Op, OpKind, Shared, _step, show
+from goqueue.rwlock import RWLock
+
+__all__ = ["SharedLock", "SharedQueue", "SharedRWLock"]
+
+T = TypeVar("T")
+
+
+class SharedLock(Shared):
+    """A ``threading.Lock`` whose acquire and release are steps.
+
+    Under the explorer a blocking ``acquire`` (with or without a timeout) waits until
+    the lock is free; ``acquire(blocking=False)`` never waits.
+    """
+
+    def __init__(self, name: str = "lock") -> None:
+        self._lock = threading.Lock()
+        self._owner: str | None = None  # the holder's thread name; guarded by self._lock
+        super().__init__(name)
+
+    def __repr__(self) -> str:
+        return f"<SharedLock {self.name} {self.snapshot()}>"
+
+    def snapshot(self) -> str:
+        return "free" if self._owner is None else f"held by {self._owner}"
+
+    def enabled(self, op: Op) -> bool:
+        return op.kind is not OpKind.ACQUIRE or op.value is False or self._owner is None
+
+    def holders(self) -> list[str]:
+        return [] if self._owner is None else [self._owner]
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock, as ``threading.Lock.acquire`` does."""
+        if not _state._monitors:
+            got = self._lock.acquire(blocking, timeout)
+        else:
+            op = Op(self, OpKind.ACQUIRE, value=blocking)
+            got = _step(op, lambda: self._lock.acquire(blocking, timeout))
+        if got:
+            self._owner = threading.current_thread().name
+        return got
+
+    def release(self) -> None:
+        """Give the lock back, as ``threading.Lock.release`` does."""
+        if not _state._monitors:
+            self._release()
+        else:
+            _step(Op(self, OpKind.RELEASE), self._release)
+
+    def _release(self) -> None:
+        owner, self._owner = self._owner, None
+        try:
+            self._lock.release()
+        except RuntimeError:
+            self._owner = owner
+            raise
+
+    def locked(self) -> bool:
+        """Whether some thread holds the lock (not a step)."""
+        return self._lock.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class SharedRWLock(RWLock, Shared):
+    """A ``goqueue.RWLock`` whose acquires and releases are steps.
+
+    It is a real ``RWLock`` (so ``goqueue.Registry`` accepts it) with the same
+    writer-preferring policy: under the explorer, a reader may take a free lock, or join
+    the readers inside unless a writer is waiting for them to leave.
+    """
+
+    def __init__(self, name: str = "lock") -> None:
+        RWLock.__init__(self)
+        # Model of who holds it, for the explorer and reports; changed only by the
+        # thread taking or giving back the lock, right after the real lock changed.
+        self._readers_model: dict[str, int] = {}
+        self._writer_model: str | None = None
+        self._wanting_write: list[str] = []  # threads waiting in acquire_write
+        Shared.__init__(self, name)
+
+    def __repr__(self) -> str:
+        return f"<SharedRWLock {self.name} {self.snapshot()}>"
+
+    def snapshot(self) -> str:
+        if self._writer_model is not None:
+            return f"written by {self._writer_model}"
+        if self._readers_model:
+            return "read by " + ", ".join(sorted(self._readers_model))
+        return "free"
+
+    def enabled(self, op: Op) -> bool:
+        if op.kind is not OpKind.ACQUIRE:
+            return True
+        if self._writer_model is not None:
+            return self._writer_model == op.thread  # it raises at once
+        if op.mode == "write":
+            return not self._readers_model or op.thread in self._readers_model
+        if op.thread in self._readers_model or not self._readers_model:
+            return True  # a nested read, or a free lock (a writer may not be blocked yet)
+        # Readers are inside: a writer waiting for them holds new readers back.
+        return not [t for t in self._wanting_write if t != op.thread]
+
+    def holders(self) -> list[str]:
+        if self._writer_model is not None:
+            return [self._writer_model]
+        return sorted(self._readers_model) + [t for t in self._wanting_write]
+
+    def acquire_read(self, timeout: float | None = None) -> bool:
+        if not _state._monitors:
+            got = RWLock.acquire_read(self, timeout)
+        else:
+            op = Op(self, OpKind.ACQUIRE, mode="read")
+            got = _step(op, lambda: RWLock.acquire_read(self, timeout))
+        if got:
+            me = threading.current_thread().name
+            self._readers_model[me] = self._readers_model.get(me, 0) + 1
+        return got
+
+    def release_read(self) -> None:
+        if not _state._monitors:
+            self._release_read()
+        else:
+            _step(Op(self, OpKind.RELEASE, mode="read"), self._release_read)
+
+    def _release_read(self) -> None:
+        RWLock.release_read(self)  # raises if this thread holds no read lock
+        me = threading.current_thread().name
+        count = self._readers_model.get(me, 0)
+        if count > 1:
+            self._readers_model[me] = count - 1
+        else:
+            self._readers_model.pop(me, None)
+
+    def acquire_write(self, timeout: float | None = None) -> bool:
+        me = threading.current_thread().name
+        self._wanting_write.append(me)
+        try:
+            if not _state._monitors:
+                got = RWLock.acquire_write(self, timeout)
+            else:
+                op = Op(self, OpKind.ACQUIRE, mode="write")
+                got = _step(op, lambda: RWLock.acquire_write(self, timeout))
+        finally:
+            self._wanting_write.remove(me)
+        if got:
+            self._writer_model = me
+        return got
+
+    def release_write(self) -> None:
+        if not _state._monitors:
+            self._release_write()
+        else:
+            _step(Op(self, OpKind.RELEASE, mode="write"), self._release_write)
+
+    def _release_write(self) -> None:
+        RWLock.release_write(self)  # raises if this thread does not hold it
+        self._writer_model = None
+
+
+class SharedQueue(Shared, Generic[T]):
+    """A ``queue.Queue`` whose ``put`` and ``get`` are steps (and, for the race
+    detector, a happens-before edge from each put to the gets after it).
+
+    Under the explorer a blocking ``get`` waits until an item is there and a blocking
+    ``put`` until there is room; timeouts are ignored.
+    """
+
+    def __init__(self, name: str = "queue", maxsize: int = 0) -> None:
+        # (item, tag) pairs: the tag is what a monitor attached at put (the race
+        # detector's clock), handed back to the monitors at the get of that item.
+        self._queue: queue.Queue[tuple[T, object]] = queue.Queue(maxsize)
+        super().__init__(name)
+
+    def __repr__(self) -> str:
+        return f"<SharedQueue {self.name} {self.snapshot()}>"
+
+    def snapshot(self) -> str:
+        with self._queue.mutex:
+            return show([item for item, _ in self._queue.queue])
+
+    def enabled(self, op: Op) -> bool:
+        if op.kind is OpKind.GET and op.value:
+            return not self._queue.empty()
+        if op.kind is OpKind.PUT and op.mode == "block":
+            return not self._queue.full()
+        return True
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        """Put *item* in, as ``queue.Queue.put`` does."""
+        if not _state._monitors:
+            self._queue.put((item, None), block, timeout)
+            return
+        op = Op(self, OpKind.PUT, value=item, mode="block" if block else "")
+        _step(op, lambda: self._queue.put((item, op.tag), block, timeout))
+
+    def get(self, block: bool = True, timeout: float | None = None) -> T:
+        """Take the oldest item out, as ``queue.Queue.get`` does."""
+        if not _state._monitors:
+            return self._queue.get(block, timeout)[0]
+        op = Op(self, OpKind.GET, value=block)
+
+        def get() -> T:
+            item, op.tag = self._queue.get(block, timeout)
+            return item
+
+        return _step(op, get)
+
+    def qsize(self) -> int:
+        """The number of items waiting (not a step)."""
+        return self._queue.qsize()
