@@ -322,7 +322,7 @@ def hammer(
                 for worker in workers:
                     while worker.is_alive():
                         worker.join(PROGRESS_INTERVAL)
-                        if progress is not None:
+                        if progress is not None and worker.is_alive():
                             progress(_progress(trial, trials, results, logs, start))
             finally:
                 barrier.abort()  # frees any thread still waiting if a start failed
