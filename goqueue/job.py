@@ -214,7 +214,19 @@ class Job:
 
     def copy(self) -> Job:
         """An independent snapshot: changing it (payload included) changes nothing else."""
+        # Field by field rather than through ``__dict__``: touching ``__dict__`` makes
+        # CPython build a real dict for both objects, which costs memory and garbage
+        # collector time for every job a storage keeps (about twice the time of a copy).
+        # Every field is listed; tests/test_job.py checks that none is missed.
         clone = object.__new__(Job)
-        clone.__dict__.update(self.__dict__)
+        clone.type = self.type
         clone.payload = copy_payload(self.payload)
+        clone.max_retry = self.max_retry
+        clone.id = self.id
+        clone.status = self.status
+        clone.attempts = self.attempts
+        clone.error = self.error
+        clone.created_at = self.created_at
+        clone.updated_at = self.updated_at
+        clone.next_attempt_at = self.next_attempt_at
         return clone

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -216,6 +217,21 @@ def test_copy_is_independent_payload_included() -> None:
     clone.mark_running()
     assert job.payload == {"to": ["ada"], "meta": {"n": 1}}
     assert (job.status, job.attempts) == (S.PENDING, 0)
+
+
+def test_copy_copies_every_field() -> None:
+    job = Job(type="email", payload={"to": "ada"}, max_retry=3)
+    job.mark_running()  # PROCESSING, one attempt
+    job.error = "ValueError: smtp down"
+    job.next_attempt_at = job.updated_at + timedelta(seconds=1)
+    job.updated_at += timedelta(microseconds=1)  # not the default (created_at) any more
+    defaults = Job(type="sms", payload={})
+    names = [f.name for f in dataclasses.fields(Job)]
+    # The job differs from a new one in every field, so a field the copy forgot or
+    # reset would show.
+    assert [n for n in names if getattr(job, n) == getattr(defaults, n)] == []
+    clone = job.copy()
+    assert [n for n in names if getattr(clone, n) != getattr(job, n)] == []
 
 
 def test_repr_shows_status_and_attempts() -> None:
