@@ -9,22 +9,19 @@ browser is a failure with the reason, never a silent pass.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from lab_driver import CellReport, NotebookPage  # noqa: E402
+from lab_runner import RUN_SECONDS, NotebookRunner  # noqa: E402
 from lab_server import REPO, LabServer, notebooks_dir, start_lab, stop_lab  # noqa: E402
-from playwright.sync_api import Browser, BrowserContext  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
-VIEWPORT = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
@@ -34,10 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-# "Restart Kernel and Run All" time per notebook, printed at the end of the run.
-RUN_SECONDS: dict[str, float] = {}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -65,69 +58,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ordered = sorted((items[i] for i in slots), key=key)
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
-
-
-@dataclass(frozen=True)
-class NotebookRun:
-    """A notebook that has been opened and run top to bottom in the browser."""
-
-    notebook: NotebookPage
-    seconds: float
-    cells: list[CellReport]
-
-
-class NotebookRunner:
-    """Opens and runs notebooks one at a time, keeping only the latest open.
-
-    Keeping one notebook (one page, one kernel) at a time keeps the machine quiet for the
-    run being measured; keeping the latest lets the panel tests drive the page that the
-    run-all test just ran instead of running the notebook twice.
-    """
-
-    def __init__(self, lab: LabServer, browser: Browser) -> None:
-        self.lab = lab
-        self.browser = browser
-        self._current: tuple[str, NotebookRun, BrowserContext] | None = None
-
-    def run(self, name: str) -> NotebookRun:
-        """Return ``name`` opened and run in a fresh page (reused if it is the latest).
-
-        Args:
-            name: a notebook file name in ``notebooks/``.
-
-        Returns:
-            The run: the page, the seconds "Restart Kernel and Run All" took, the cells.
-        """
-        if self._current is not None and self._current[0] == name:
-            return self._current[1]
-        self.close()
-        context = self.browser.new_context(viewport=VIEWPORT)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        workspace = re.sub(r"[^A-Za-z0-9_-]", "-", Path(name).stem)
-        notebook = NotebookPage(
-            page, self.lab.url(f"lab/workspaces/e2e-{workspace}/tree/{name}"), name
-        )
-        try:
-            notebook.open()
-            seconds = notebook.restart_and_run_all()
-            notebook.wait_for_widget_views()
-            run = NotebookRun(notebook, seconds, notebook.cells())
-            RUN_SECONDS[name] = seconds
-        except BaseException:
-            context.close()
-            self.lab.shutdown_kernels()
-            raise
-        self._current = (name, run, context)
-        return run
-
-    def close(self) -> None:
-        """Close the open page, if any, and shut down every kernel."""
-        if self._current is not None:
-            _, _, context = self._current
-            self._current = None
-            context.close()
-        self.lab.shutdown_kernels()
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +99,7 @@ def notebooks(lab_server: LabServer, browser: Browser) -> Iterator[NotebookRunne
     try:
         yield runner
     finally:
-        runner.close()
+        runner.quit()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NotebookRunner
 from lab_driver import WIDGET_ERRORS, NotebookPage
+from lab_runner import NotebookRunner
 from lab_server import lesson_notebooks, notebooks_dir
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +35,15 @@ def lesson(prefix: str) -> object:
         id=prefix,
         marks=pytest.mark.skip(reason=f"notebook {prefix}_*.ipynb does not exist yet"),
     )
+
+
+def ran_cleanly(notebooks: NotebookRunner, name: str) -> NotebookPage:
+    """Run ``name`` (or reuse its run) and fail at once, with the reasons, if any cell
+    failed: a panel test has nothing to drive then."""
+    run = notebooks.run(name)
+    problems = [problem for cell in run.cells for problem in cell.problems()]
+    assert not problems, "\n".join(problems)
+    return run.notebook
 
 
 @pytest.mark.parametrize(
@@ -57,7 +66,7 @@ def test_notebook_runs_in_browser(name: str, notebooks: NotebookRunner, artifact
 def test_worker_pool_panel_reruns_with_new_settings(
     name: str, notebooks: NotebookRunner, artifacts: Path
 ) -> None:
-    nb = notebooks.run(name).notebook
+    nb = ran_cleanly(notebooks, name)
     cell_types = nb.cell_types()
     workers = "2" if nb.value_text("gq-workers") != "2" else "3"
     nb.set_value("gq-workers", workers)
@@ -106,7 +115,7 @@ def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, list[str]]:
 def test_race_panel_finds_anomalies_unsafe_and_none_locked(
     name: str, notebooks: NotebookRunner, artifacts: Path
 ) -> None:
-    nb = notebooks.run(name).notebook
+    nb = ran_cleanly(notebooks, name)
     cell_types = nb.cell_types()
     threads = "8" if nb.value_text("gq-threads") != "8" else "6"
     nb.set_value("gq-threads", threads)
@@ -137,7 +146,7 @@ def with_steppers() -> list[object]:
         code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         if "StepperWidget" in code or "gq-step-" in code:
             names.add(name)
-    params = [pytest.param(name, id=name[:2]) for name in sorted(names)]
+    params: list[object] = [pytest.param(name, id=name[:2]) for name in sorted(names)]
     if not any(name.startswith("08_") for name in names):
         params.append(lesson("08"))
     return params
@@ -182,7 +191,7 @@ def find_breaking_schedule(nb: NotebookPage, steps: list[str], budget: int) -> l
 def test_step_through_widgets_break_the_invariant(
     name: str, notebooks: NotebookRunner, artifacts: Path
 ) -> None:
-    page = notebooks.run(name).notebook
+    page = ran_cleanly(notebooks, name)
     cell_types = page.cell_types()
     steppers = page.tag_all("gq-stepper") or ([""] if page.has_widget("gq-undo") else [])
     assert steppers, f"{name} shows no step-through widget"
