@@ -24,6 +24,7 @@ invariant breaks or the threads deadlock — "break the registry" as a puzzle, a
 'invariant broken after 4 steps: count=1'
 >>> puzzle.undo(); puzzle.state(), puzzle.banner()
 ('count=1', '')
+>>> puzzle.close()  # stop its threads
 """
 
 from __future__ import annotations

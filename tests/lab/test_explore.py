@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -294,3 +296,14 @@ def test_explore_command(capsys: pytest.CaptureFixture[str]) -> None:
         parser.parse_args(["--preemption-bound", "-1"])
     assert exit_info.value.code == 2
     assert "must be >= 0, got -1" in capsys.readouterr().err
+
+
+DOCUMENTED = "steps instrumented shared_locks explore detector stepper gostyle_queue race_scenarios"
+
+
+@pytest.mark.parametrize("name", DOCUMENTED.split())
+def test_doctests(name: str) -> None:
+    # Exact timelines and reports: the same output on every Python version.
+    module = importlib.import_module(f"goqueue.lab.{name}")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
