@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from .backoff import BackoffPolicy
 from .context import JobContext
 from .job import Job, JobStatus
+from .payload import copy_payload
 from .registry import Handler
 from .storage import JobStorage
 
@@ -38,7 +39,9 @@ class JobProcessor:
 
         Args:
             job: the job to run; this object is updated in place.
-            handler: called as ``handler(ctx, job.payload)``; it fails by raising.
+            handler: called as ``handler(ctx, payload)`` with a copy of ``job.payload``
+                (what it changes there is not saved with the job, and a retry gets the
+                payload as submitted); it fails by raising.
             cancelled: the event handlers see as ``ctx.cancelled``.
             backoff: how long a failed job with attempts left waits before its next
                 attempt; the tutorial's ``job.backoff_duration()`` by default. The wait
@@ -53,7 +56,7 @@ class JobProcessor:
             self.storage.update_job(job)
         ctx = JobContext(job.id, job.attempts, cancelled or threading.Event())
         try:
-            handler(ctx, job.payload)
+            handler(ctx, copy_payload(job.payload))
         except Exception as exc:  # a handler's failure is data, not a crash
             job.mark_failed(exc)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then obey

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -38,6 +39,29 @@ def test_a_succeeding_handler_completes_the_job_and_saves_it() -> None:
     assert status_while_running is S.PROCESSING  # saved before the handler ran
     after = stored(storage, job)
     assert (after.status, after.attempts, after.error) == (S.COMPLETED, 1, None)
+
+
+def test_what_a_handler_changes_in_its_payload_is_not_saved() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", payload={"to": ["ada"]}, max_retry=2)
+    storage.save_job(job)
+    seen: list[dict[str, Any]] = []
+
+    def mutate_then_fail(ctx: JobContext, payload: dict[str, Any]) -> None:
+        seen.append(copy.deepcopy(payload))
+        payload["to"].append("grace")
+        payload["sent"] = True
+        if ctx.attempt == 1:
+            raise ValueError("smtp down")
+
+    processor = JobProcessor(storage)
+    for _ in range(2):  # the failed attempt, then its retry
+        claimed = storage.claim_job(job.id)
+        assert claimed is not None
+        processor.process_job(claimed, mutate_then_fail, backoff=Constant(0))
+    assert seen == [{"to": ["ada"]}, {"to": ["ada"]}]  # the retry got the payload as submitted
+    after = stored(storage, job)
+    assert (after.status, after.payload) == (S.COMPLETED, {"to": ["ada"]})
 
 
 def test_a_claimed_job_is_not_marked_running_twice() -> None:
