@@ -13,6 +13,7 @@ from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedR
 from goqueue.lab.detector import race_detector
 from goqueue.lab.explore import replay
 from goqueue.lab.gostyle_queue import GoStyleQueue
+from goqueue.lab.pytest_race import check_race_free, race_free  # noqa: F401 - the fixture
 from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
 
 
@@ -224,3 +225,27 @@ def test_detectors_do_not_nest_and_restore_threading() -> None:
         ):
             pass
     assert (threading.Thread.start, threading.Thread.join) == (start, join)
+
+
+@pytest.mark.usefixtures("race_free")
+def test_race_free_fixture_passes_clean_code() -> None:
+    counter = SharedVars("counter", count=0)
+    lock = SharedLock("lock")
+
+    def bump() -> None:
+        with lock:
+            counter.count += 1
+
+    run_together(bump, bump)
+    assert counter.count == 2
+
+
+def test_race_free_check_fails_with_the_report() -> None:
+    with race_detector() as detector:
+        replay(lambda: SharedVars(count=0), [bump_once, bump_once], [])
+    with pytest.raises(pytest.fail.Exception, match=r"WARNING: DATA RACE"):
+        check_race_free(detector)
+
+
+def bump_once(state: SharedVars) -> None:
+    state.count += 1
