@@ -321,20 +321,28 @@ class WorkerPool:
             TimeoutError: the job is still not final after *timeout* seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while True:
-                job = self.storage.get_job(job_id)
-                if job is None:
-                    raise JobNotFound(job_id)
-                if job.status.is_final:
-                    return job
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
-                if job_id not in self._unfinished:
+        while True:
+            with self._lock:
+                ours = job_id in self._unfinished  # then _finish will notify us
+            # The storage is read without the pool lock, so that a slow storage never
+            # holds up the workers, which need that lock after every job.
+            job = self.storage.get_job(job_id)
+            if job is None:
+                raise JobNotFound(job_id)
+            if job.status.is_final:
+                return job
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            with self._lock:
+                if ours and job_id not in self._unfinished:
+                    continue  # it became final after we read it: read it again
+                if not ours:
                     # Another process's job: nobody here will notify us, so look again
                     # from time to time.
                     remaining = 0.05 if remaining is None else min(remaining, 0.05)
+                # Still unfinished while we hold the lock: its _finish, which needs the
+                # lock, comes after we wait, so the notification cannot be missed.
                 self._job_waiters += 1
                 try:
                     self._job_finished.wait(remaining)

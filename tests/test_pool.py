@@ -16,6 +16,7 @@ from goqueue import (
     MemoryStorage,
     PoolState,
     QueueClosed,
+    QueueStatistics,
     Registry,
     ShutdownReport,
     WorkerPool,
@@ -231,6 +232,64 @@ def test_submitters_blocked_on_a_full_buffer_are_released_by_stop_without_drain(
     assert [thread.is_alive() for thread in threads] == [False] * len(jobs)
     assert status(pool, first) is S.COMPLETED
     assert [status(pool, job) for job in jobs] == [S.CANCELLED] * len(jobs)
+
+
+class HeldReads(MemoryStorage):
+    """A storage whose ``get_job`` can be held: once ``hold`` is set, a read signals
+    ``reading`` and waits for ``go_on``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.reading = threading.Event()
+        self.go_on = threading.Event()
+
+    def get_job(self, job_id: str) -> Job | None:
+        if self.hold.is_set():
+            self.reading.set()
+            self.go_on.wait(FAILURE_BOUND)
+        return super().get_job(job_id)
+
+
+def test_wait_reads_the_storage_without_holding_the_pool_lock() -> None:
+    storage = HeldReads()
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(ctx: JobContext, payload: dict[str, Any]) -> None:
+        started.set()
+        finish.wait(FAILURE_BOUND)
+
+    registry = Registry()
+    registry.register_handler("slow", slow)
+    pool = WorkerPool(storage, registry, 1)
+    pool.start()
+    job = Job(type="slow")
+    pool.submit(job)
+    assert started.wait(FAILURE_BOUND)
+    storage.hold.set()
+    waited: list[Job] = []
+    waiter = threading.Thread(target=lambda: waited.append(pool.wait(job.id, FAILURE_BOUND)))
+    stats: list[QueueStatistics] = []
+    reader = threading.Thread(target=lambda: stats.append(pool.statistics()))
+    waiter.start()
+    try:
+        assert storage.reading.wait(FAILURE_BOUND)  # the waiter is inside get_job now
+        reader.start()
+        reader.join(FAILURE_BOUND / 2)  # statistics() takes the pool lock
+        assert stats, "statistics() had to wait for a storage read inside wait()"
+        assert stats[0].running == 1
+        storage.hold.clear()
+        storage.go_on.set()
+        finish.set()
+        waiter.join(FAILURE_BOUND)
+        assert [j.status for j in waited] == [S.COMPLETED]
+    finally:
+        storage.go_on.set()
+        finish.set()
+        waiter.join()
+        if reader.ident is not None:
+            reader.join()
+        pool.stop()
 
 
 def test_pending_jobs_in_storage_are_picked_up_on_start() -> None:
