@@ -12,7 +12,10 @@ stepped backwards: to undo, start a new run from ``setup()`` and replay the sche
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import linecache
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +44,14 @@ ThreadsArg = Mapping[str, ThreadFn] | Sequence[ThreadFn]
 
 #: How long a thread may run between two steps before the scheduler gives up on it.
 STEP_TIMEOUT = 10.0
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# The lab's own frames between a scenario's code and a step (never shown as "where").
+_MACHINERY = frozenset(
+    [contextlib.__file__]
+    + [os.path.join(_HERE, f) for f in ("steps.py", "instrumented.py", "shared_locks.py")]
+)
 
 
 class _Abort(BaseException):
@@ -100,7 +111,18 @@ class Scenario(Generic[S]):
 
 
 class _Worker:
-    __slots__ = ("aborting", "code", "done", "error", "fn", "go", "line", "name", "pending")
+    __slots__ = (
+        "aborting",
+        "code",
+        "done",
+        "error",
+        "fn",
+        "go",
+        "inner",
+        "line",
+        "name",
+        "pending",
+    )
 
     def __init__(self, name: str, fn: Callable[[Any], object]) -> None:
         self.name = name
@@ -113,6 +135,7 @@ class _Worker:
         self.error: BaseException | None = None
         self.aborting = False
         self.line: int | None = None  # the line of fn it is stopped at (when tracking)
+        self.inner = ""  # "function: source line" of the call that made the step, if not fn
 
 
 class _Run(Monitor):
@@ -158,7 +181,12 @@ class _Run(Monitor):
         worker.pending = op
         if self.track and worker.code is not None:
             frame = sys._getframe(1)
+            worker.inner = ""
             while frame is not None and frame.f_code is not worker.code:
+                code = frame.f_code
+                if not worker.inner and code.co_filename not in _MACHINERY:
+                    text = linecache.getline(code.co_filename, frame.f_lineno).strip()
+                    worker.inner = f"{getattr(code, 'co_qualname', code.co_name)}: {text}"
                 frame = frame.f_back  # type: ignore[assignment]
             worker.line = frame.f_lineno if frame is not None else None
         self._back.release()

@@ -50,6 +50,8 @@ class ThreadView:
         next_step: the step it will take, e.g. ``read count`` ("" when done).
         source: the thread function's source lines. line: the index in ``source`` of the
             line it is stopped at, or None.
+        inner: the function and line, inside a call made from that line, that makes the
+            step (``UnsafeRegistry.register_handler: self._order.append(job_type)``), or "".
     """
 
     name: str
@@ -57,6 +59,7 @@ class ThreadView:
     next_step: str
     source: tuple[str, ...]
     line: int | None
+    inner: str = ""
 
 
 def _scenario(
@@ -197,12 +200,13 @@ class Stepper:
         for worker in self._run.workers:
             source, first = self._sources[worker.name]
             if worker.done or self._run.finished or worker.pending is None:
-                status, text, line = "done", "", None
+                status, text, line, inner = "done", "", None, ""
             else:
                 status = "ready" if worker in enabled else "blocked"
                 text = worker.pending.describe(with_result=False)
                 line = None if worker.line is None else worker.line - first
-            views.append(ThreadView(worker.name, status, text, source, line))
+                inner = worker.inner
+            views.append(ThreadView(worker.name, status, text, source, line, inner))
         return views
 
     def banner(self) -> str:
@@ -318,6 +322,8 @@ class StepperWidget:
                 css = "gq-blocked" if view.status == "blocked" else ""
                 note = f"<span class='{css}'>{view.status}: next <code>"
                 note += f"{escape(view.next_step)}</code></span>"
+                if view.inner:
+                    note += f"<br>in <code>{escape(view.inner)}</code>"
             self.code[
                 view.name
             ].value = f"<b>{escape(view.name)}</b><pre>{chr(10).join(lines)}</pre>{note}"

@@ -145,6 +145,8 @@ def test_a_schedule_found_by_explore_can_be_loaded_and_played() -> None:
     stepper = Stepper(registry_setup, REGISTRY_THREADS, registry_ok)
     try:
         stepper.load(failure.schedule)
+        inner = stepper.threads()[0].inner  # the registry's line that makes the next step
+        assert inner.endswith("register_handler: if job_type not in self._handlers:")
         played = 0
         while stepper.play():
             played += 1
