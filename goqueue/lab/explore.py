@@ -30,18 +30,19 @@ result: invariant violated
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from goqueue.lab.instrumented import watched
 from goqueue.lab.scheduler import (
+    STEP_TIMEOUT,
     Execution,
     Scenario,
     Schedule,
     Step,
     ThreadsArg,
-    _Pool,
     _Run,
     _Worker,
 )
@@ -57,6 +58,44 @@ __all__ = [
     "explore",
     "replay",
 ]
+
+
+class _Pool:
+    """Threads that live through a whole ``explore``, one per logical thread.
+
+    Starting a thread costs more than a hundred steps, so ``explore`` reuses them
+    (unless a race detector watches: it learns happens-before from real starts and joins).
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self._jobs: list[Callable[[], object] | None] = [None] * len(names)
+        self._ready = [threading.Lock() for _ in names]  # held: the thread has no job
+        self._threads = []
+        for index, name in enumerate(names):
+            self._ready[index].acquire()
+            thread = threading.Thread(target=self._loop, args=(index,), name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _loop(self, index: int) -> None:
+        while True:
+            self._ready[index].acquire()
+            job = self._jobs[index]
+            if job is None:
+                return
+            job()
+
+    def run(self, index: int, job: Callable[[], object]) -> None:
+        """Run *job* in thread *index* (which has finished its previous job)."""
+        self._jobs[index] = job
+        self._ready[index].release()
+
+    def close(self) -> None:
+        for index in range(len(self._threads)):
+            self._jobs[index] = None
+            self._ready[index].release()
+        for thread in self._threads:
+            thread.join(timeout=STEP_TIMEOUT)
 
 
 def _execute(

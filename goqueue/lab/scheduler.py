@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from goqueue.lab.instrumented import (
     Monitor,
@@ -35,6 +35,12 @@ from goqueue.lab.timeline import Execution, Schedule, Step
 
 if TYPE_CHECKING:
     from goqueue.lab.explore import ExploreResult
+
+    class Pool(Protocol):
+        """Long-lived threads to run the workers in (``goqueue.lab.explore._Pool``)."""
+
+        def run(self, index: int, job: Callable[[], object]) -> None: ...
+
 
 __all__ = ["STEP_TIMEOUT", "Execution", "Scenario", "Schedule", "Step", "ThreadsArg"]
 
@@ -142,7 +148,7 @@ class _Run(Monitor):
     """One controlled execution of a scenario; drive it with ``advance`` step by step."""
 
     def __init__(
-        self, scenario: Scenario[Any], *, track: bool = False, pool: _Pool | None = None
+        self, scenario: Scenario[Any], *, track: bool = False, pool: Pool | None = None
     ) -> None:
         self.scenario = scenario
         self.track = track
@@ -386,41 +392,3 @@ class _Run(Monitor):
                     thread.join()
         finally:
             remove_monitor(self)
-
-
-class _Pool:
-    """Threads that live through a whole ``explore``, one per logical thread.
-
-    Starting a thread costs more than a hundred steps, so ``explore`` reuses them
-    (unless a race detector watches: it learns happens-before from real starts and joins).
-    """
-
-    def __init__(self, names: list[str]) -> None:
-        self._jobs: list[Callable[[], object] | None] = [None] * len(names)
-        self._ready = [threading.Lock() for _ in names]  # held: the thread has no job
-        self._threads = []
-        for index, name in enumerate(names):
-            self._ready[index].acquire()
-            thread = threading.Thread(target=self._loop, args=(index,), name=name, daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _loop(self, index: int) -> None:
-        while True:
-            self._ready[index].acquire()
-            job = self._jobs[index]
-            if job is None:
-                return
-            job()
-
-    def run(self, index: int, job: Callable[[], object]) -> None:
-        """Run *job* in thread *index* (which has finished its previous job)."""
-        self._jobs[index] = job
-        self._ready[index].release()
-
-    def close(self) -> None:
-        for index in range(len(self._threads)):
-            self._jobs[index] = None
-            self._ready[index].release()
-        for thread in self._threads:
-            thread.join(timeout=STEP_TIMEOUT)
