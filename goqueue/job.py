@@ -66,6 +66,12 @@ class JobStatus(enum.Enum):
 
 _FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
+# Members as module constants for the code that runs on every job: on Python 3.11 looking
+# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
+_PENDING = JobStatus.PENDING
+_PROCESSING = JobStatus.PROCESSING
+_COMPLETED = JobStatus.COMPLETED
+
 # Every allowed move. Anything else raises InvalidTransition.
 _TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
@@ -169,13 +175,13 @@ class Job:
 
     def mark_running(self) -> None:
         """PENDING -> PROCESSING, counting one more attempt."""
-        self.change_status(JobStatus.PROCESSING)
+        self.change_status(_PROCESSING)
         self.attempts += 1
         self.next_attempt_at = None
 
     def mark_completed(self) -> None:
         """PROCESSING -> COMPLETED, clearing the error of any earlier attempt."""
-        self.change_status(JobStatus.COMPLETED)
+        self.change_status(_COMPLETED)
         self.error = None
 
     def mark_failed(self, err: BaseException | str, *, retry: bool = True) -> None:
@@ -189,7 +195,7 @@ class Job:
         """
         self.error = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
         if retry and self.can_retry():
-            self.change_status(JobStatus.PENDING)
+            self.change_status(_PENDING)
         else:
             self.change_status(JobStatus.FAILED)
 

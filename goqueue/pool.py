@@ -80,6 +80,10 @@ class ShutdownReport:
 
 
 _SENTINEL = None  # put once per worker: "no more jobs, exit"
+# Members as module constants for the code that runs on every job: on Python 3.11 looking
+# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
+_RUNNING = PoolState.RUNNING
+_PENDING = JobStatus.PENDING
 
 
 class WorkerPool:
@@ -221,7 +225,7 @@ class WorkerPool:
             QueueStateError: the pool was never started.
         """
         with self._submit_lock:
-            if self._state is not PoolState.RUNNING:
+            if self._state is not _RUNNING:
                 if self._state is PoolState.NEW:
                     raise QueueStateError("queue is not started: call start() first")
                 raise QueueClosed("queue is stopped: submit_job() after stop()")
@@ -447,7 +451,7 @@ class WorkerPool:
 
     def _after_run(self, job: Job) -> None:
         """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
-        if job.status is JobStatus.PENDING:
+        if job.status is _PENDING:
             if self._cancelled.is_set():  # stopping without draining: no retry
                 if self.storage.cancel_job(job.id) is not None:
                     self._finish(job.id, JobStatus.CANCELLED)

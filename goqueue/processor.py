@@ -14,6 +14,11 @@ from .storage import JobStorage
 
 __all__ = ["JobProcessor"]
 
+# Members as module constants for the code that runs on every job: on Python 3.11 looking
+# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
+_PENDING = JobStatus.PENDING
+_PROCESSING = JobStatus.PROCESSING
+
 
 class JobProcessor:
     """Runs a job's handler and records the outcome in the storage.
@@ -51,7 +56,7 @@ class JobProcessor:
             The job, now COMPLETED, FAILED, or PENDING again if it failed with attempts
             left (the caller schedules the retry).
         """
-        if job.status is not JobStatus.PROCESSING:
+        if job.status is not _PROCESSING:
             job.mark_running()
             self.storage.update_job(job)
         ctx = JobContext(job.id, job.attempts, cancelled or threading.Event())
@@ -65,7 +70,7 @@ class JobProcessor:
             raise
         else:
             job.mark_completed()
-        if job.status is JobStatus.PENDING:
+        if job.status is _PENDING:
             delay = backoff(job.attempts) if backoff is not None else job.backoff_duration()
             job.next_attempt_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
         self.storage.update_job(job)

@@ -22,6 +22,8 @@ from .job import Job, JobStatus
 
 __all__ = ["JobStorage", "MemoryStorage"]
 
+_PENDING = JobStatus.PENDING  # a global: faster than the class attribute on Python 3.11
+
 
 class JobStorage(abc.ABC):
     """The interface every storage implements. All methods are thread-safe."""
@@ -110,7 +112,7 @@ class MemoryStorage(JobStorage):
     def claim_job(self, job_id: str) -> Job | None:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status is not JobStatus.PENDING:
+            if job is None or job.status is not _PENDING:
                 return None
             job.mark_running()
             return job.copy()
