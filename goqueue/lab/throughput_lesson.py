@@ -4,9 +4,10 @@ Three things the throughput notebook needs that ``measure_throughput`` and
 ``compare_locks`` do not give on their own:
 
 * **best_of**: a machine shared with other programs makes a run slower, never faster.
-  ``best_of(3, measure, ...)`` runs a whole measurement three times, one sweep after
+  ``best_of(10, measure, ...)`` runs a whole measurement ten times, one sweep after
   another, and keeps each cell's fastest run. Because the sweeps are spread out in time, a
-  burst of load that slows one cell down usually misses its other two runs.
+  burst of load that slows one cell down seldom hits all of its runs. On a busy machine,
+  many short sweeps give steadier numbers than a few long ones.
 * **speedups**: each worker count's jobs/s divided by the jobs/s of the fewest workers,
   so I/O-bound, CPU-bound and no-op jobs can be drawn on one chart (``plot_speedups``).
 * **measure_cores_busy**: CPU seconds used per second of wall time, for CPU-bound jobs run
@@ -288,10 +289,15 @@ class CoresBusy:
         elif self.cores < 2 or max(row.workers for row in self.series(PROCESSES)) < 2:
             line += ": one core or one process gives nothing to run side by side."
         else:
-            line += ", not clearly more than the threads: the other cores were not free"
-            if self.load_average is not None:
-                line += f" (load average {self.load_average:.1f} on {self.cores} cores)"
-            line += "."
+            line += ", not clearly more than the threads: "
+            if self.load_average is None:
+                line += "other programs, or sending jobs to the processes, took the gain."
+            elif self.load_average >= self.cores:
+                line += "the other cores were not free"
+                line += f" (load average {self.load_average:.1f} on {self.cores} cores)."
+            else:
+                line += "sending jobs to the processes, or other programs, took the gain"
+                line += f" (load average {self.load_average:.1f} on {self.cores} cores)."
         lines.append(line)
         return "\n".join(lines)
 

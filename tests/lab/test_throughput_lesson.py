@@ -219,7 +219,20 @@ def test_the_verdict_says_what_the_numbers_showed() -> None:
         "worker processes kept at most 0.50 cores busy, not clearly more than the threads:"
         " the other cores were not free (load average 13.0 on 2 cores)."
     )
-    assert _busy(0.5, load=None).verdict().endswith("the other cores were not free.")
+    assert (
+        _busy(0.5, load=1.0)
+        .verdict()
+        .splitlines()[1]
+        .endswith(
+            "threads: sending jobs to the processes, or other programs, took the gain"
+            " (load average 1.0 on 2 cores)."
+        )
+    )
+    assert (
+        _busy(0.5, load=None)
+        .verdict()
+        .endswith("other programs, or sending jobs to the processes, took the gain.")
+    )
     assert _busy(None, error="OSError: no").verdict().splitlines()[1] == (
         "processes not measured: OSError: no."
     )
