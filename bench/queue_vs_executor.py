@@ -9,10 +9,10 @@ Two measurements:
 2. **Sleeping jobs**: 64 workers, each job sleeps 10 ms, so the ideal is
    64 / 0.01 s = 6,400 jobs/s. Goal: >= 95 % of ideal.
 
-Each figure is the best of ``--repeat`` runs, goqueue and executor runs alternating, so
-that both see the same load on a shared machine; the best run is the one least disturbed by
-other processes. The CPU time per job (user + system, whole process) is printed too: it is
-steadier than wall-clock rates when the machine is busy.
+goqueue and executor runs alternate, ``--repeat`` times each, so that both see the same
+load on a shared machine. Each figure is a median: of the rates, of the ratios of the runs
+made side by side, and of the CPU time per job (user + system, whole process), which is
+steadier than wall-clock rates when other processes compete for the cores.
 Run: ``.venv/bin/python bench/queue_vs_executor.py`` (or ``make bench``).
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -72,17 +73,26 @@ def timed(measure: Callable[[], float], jobs: int) -> tuple[float, float]:
     return rate, cpu / jobs * 1e6
 
 
-def best_of_alternating(
+def medians_of_alternating(
     repeat: int, jobs: int, first: Callable[[], float], second: Callable[[], float]
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Best (highest rate, lowest CPU per job) of *repeat* alternating runs of each."""
+) -> tuple[float, float, float, float, float]:
+    """Run *first* and *second* *repeat* times each, alternating.
+
+    Returns:
+        Medians of: first's rate, second's rate, the ratio first / second of the runs made
+        side by side, first's and second's CPU microseconds per job.
+    """
     runs_a, runs_b = [], []
     for _ in range(repeat):
         runs_a.append(timed(first, jobs))
         runs_b.append(timed(second, jobs))
+    median = statistics.median
     return (
-        (max(r for r, _ in runs_a), min(c for _, c in runs_a)),
-        (max(r for r, _ in runs_b), min(c for _, c in runs_b)),
+        median(r for r, _ in runs_a),
+        median(r for r, _ in runs_b),
+        median(a / b for (a, _), (b, _) in zip(runs_a, runs_b, strict=True)),
+        median(c for _, c in runs_a),
+        median(c for _, c in runs_b),
     )
 
 
@@ -90,23 +100,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs per run")
     parser.add_argument("--sleep-jobs", type=int, default=6_400, help="10 ms jobs per run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median kept)")
     args = parser.parse_args()
 
-    print(f"no-op jobs: {args.jobs} per run, best of {args.repeat} alternating runs")
+    print(f"no-op jobs: {args.jobs} per run, medians of {args.repeat} alternating runs")
     print(
         f"{'workers':>7}  {'goqueue jobs/s':>14}  {'executor jobs/s':>15}  {'ratio':>5}"
         f"  {'goqueue CPU us/job':>18}  {'executor CPU us/job':>19}"
     )
     for workers in (1, 4, 16):
-        (ours, our_cpu), (theirs, their_cpu) = best_of_alternating(
+        ours, theirs, ratio, our_cpu, their_cpu = medians_of_alternating(
             args.repeat,
             args.jobs,
             lambda w=workers: goqueue_rate(w, args.jobs, noop_handler),
             lambda w=workers: executor_rate(w, args.jobs, noop),
         )
         print(
-            f"{workers:>7}  {ours:>14,.0f}  {theirs:>15,.0f}  {ours / theirs:>5.2f}"
+            f"{workers:>7}  {ours:>14,.0f}  {theirs:>15,.0f}  {ratio:>5.2f}"
             f"  {our_cpu:>18.1f}  {their_cpu:>19.1f}"
         )
 
@@ -114,7 +124,7 @@ def main() -> None:
         time.sleep(0.01)
 
     ideal = 64 / 0.01
-    rate = max(goqueue_rate(64, args.sleep_jobs, sleeper) for _ in range(args.repeat))
+    rate = statistics.median(goqueue_rate(64, args.sleep_jobs, sleeper) for _ in range(args.repeat))
     print()
     print(f"sleeping jobs: 64 workers x 10 ms, {args.sleep_jobs} jobs per run")
     print(f"goqueue {rate:,.0f} jobs/s = {rate / ideal:.1%} of the ideal {ideal:,.0f} jobs/s")
