@@ -61,6 +61,7 @@ _SKIP_FILES = frozenset(
         os.path.join(_HERE, "steps.py"),
         os.path.join(_HERE, "detector.py"),
         os.path.join(_HERE, "explore.py"),
+        os.path.join(_HERE, "scheduler.py"),
         threading.__file__,
         __import__("contextlib").__file__,
     }
