@@ -74,6 +74,8 @@ def test_unsafe_registry_race_is_reported_on_a_run_that_lost_nothing() -> None:
     )
     assert "\nPrevious write at handlers['sms'] by thread worker-1:\n" in report
     assert "\nThread worker-2 (created at):\n" in report
+    lab_frames = ("scheduler.py", "explore.py", "steps.py", "instrumented.py", "detector.py")
+    assert not any(f"goqueue/lab/{name}" in report for name in lab_frames)
     assert report.endswith(f"==================\nFound {len(detector.races)} data race(s)")
 
 
