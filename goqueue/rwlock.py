@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from threading import get_ident
 
 __all__ = ["RWLock"]
 
@@ -74,7 +75,7 @@ class RWLock:
             RuntimeError: the thread holds the write lock, or holds a read lock while a
                 writer waits (either would deadlock).
         """
-        me = threading.get_ident()
+        me = get_ident()
         with self._lock:
             if self._writer is None and not self._waiting_writers and me not in self._readers:
                 self._readers[me] = 1  # the common case: no writer anywhere, first read lock
@@ -101,17 +102,16 @@ class RWLock:
         Raises:
             RuntimeError: this thread holds no read lock.
         """
-        me = threading.get_ident()
+        me = get_ident()
         with self._lock:
-            count = self._readers.get(me)
-            if count is None:
-                raise RuntimeError("release_read() called without holding a read lock")
-            if count > 1:
-                self._readers[me] = count - 1
+            count = self._readers.pop(me, 0)
+            if count == 1:  # the common case: this thread's only read lock
+                if not self._readers and self._waiting_writers:  # only writers wait on it
+                    self._lock_free.notify()
                 return
-            del self._readers[me]
-            if not self._readers and self._waiting_writers:  # only writers wait on _lock_free
-                self._lock_free.notify()
+            if count == 0:
+                raise RuntimeError("release_read() called without holding a read lock")
+            self._readers[me] = count - 1
 
     def acquire_write(self, timeout: float | None = None) -> bool:
         """Take the exclusive write lock; wait at most *timeout* seconds (None: for ever).
