@@ -206,7 +206,10 @@ def measure_throughput(
     ``io_seconds`` (sleeps overlap perfectly and cost nothing else): ``workers /
     io_seconds``. For ``"cpu"``, ``"noop"`` and a callable, the measured one-worker rate
     times ``min(workers, cores)``: the work spread perfectly over the cores. With the GIL
-    the honest CPU-bound outcome is a flat line well below that ideal.
+    the honest CPU-bound outcome is a flat line well below that ideal. (No-op jobs can
+    beat their "ideal": with one worker the buffer holds two ids, so the submitter and the
+    worker mostly wait for each other, and the one-worker rate measures that hand-off more
+    than the cost of a job.)
 
     Args:
         worker_counts: the worker counts to measure, each >= 1.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import re
 import threading
 from collections.abc import Callable
@@ -124,22 +126,25 @@ def grid(rates: dict[tuple[str, int, float], float]) -> LockComparison:
     return LockComparison(rows, 0.95, "sleep", holds, 2, "CPython 3.11.9", True)
 
 
-def test_crossover_is_the_smallest_hold_then_fewest_threads_that_wins_by_the_margin() -> None:
+def test_crossover_is_the_smallest_hold_then_fewest_threads_from_which_it_keeps_winning() -> None:
     result = grid(
         {
             ("lock", 1, 0.0): 100, ("rwlock", 1, 0.0): 500,  # one thread: never counts
             ("lock", 2, 0.0): 100, ("rwlock", 2, 0.0): 20,
             ("lock", 4, 0.0): 100, ("rwlock", 4, 0.0): 110,  # a win, but under 1.2x
+            ("lock", 8, 0.0): 100, ("rwlock", 8, 0.0): 130,
             ("lock", 1, 1e-3): 100, ("rwlock", 1, 1e-3): 100,
-            ("lock", 2, 1e-3): 100, ("rwlock", 2, 1e-3): 115,
-            ("lock", 4, 1e-3): 100, ("rwlock", 4, 1e-3): 400,
+            ("lock", 2, 1e-3): 100, ("rwlock", 2, 1e-3): 150,  # a win, then a loss at 4
+            ("lock", 4, 1e-3): 100, ("rwlock", 4, 1e-3): 90,
+            ("lock", 8, 1e-3): 100, ("rwlock", 8, 1e-3): 400,
         }
     )  # fmt: skip
-    assert result.crossover() == Crossover(1e-3, 4, 4.0)
+    assert result.crossover() == Crossover(0.0, 8, pytest.approx(1.3))
     assert result.crossover(margin=1.05) == Crossover(0.0, 4, pytest.approx(1.1))
-    assert result.crossover("lock", "rwlock") == Crossover(0.0, 2, 5.0)
+    assert result.crossover(margin=1.4) == Crossover(1e-3, 8, 4.0)
+    assert result.crossover("lock", "rwlock") is None  # 5x at 2 threads, not beyond
     assert result.crossover(margin=5) is None
-    assert result.ratio(2, 1e-3) == pytest.approx(1.15)
+    assert result.ratio(2, 1e-3) == pytest.approx(1.5)
     assert str(Crossover(1e-3, 4, 4.0)) == "hold time 1 ms, 4 threads: 4.00x"
 
 
@@ -209,3 +214,8 @@ def test_plots_return_their_axes() -> None:
         assert result.plot_ratio(given) is given
     finally:
         plt.close("all")
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(importlib.import_module("goqueue.lab.locks"))
+    assert result.attempted > 0 and result.failed == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import itertools
 import threading
 import time
@@ -197,3 +199,8 @@ def test_plot_shows_each_reader_and_the_writer() -> None:
         assert make_result(entered=None).plot(given) is given
     finally:
         plt.close("all")
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(importlib.import_module("goqueue.lab.starvation"))
+    assert result.attempted > 0 and result.failed == 0
