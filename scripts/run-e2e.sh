@@ -32,6 +32,6 @@ fi
 echo "== e2e: notebooks in JupyterLab in headless $(chromium --version 2>/dev/null || echo chromium)"
 start=$(date +%s)
 status=0
-.venv/bin/pytest -p no:cacheprovider tests/e2e -m e2e "$@" || status=$?
+.venv/bin/pytest -p no:cacheprovider tests/e2e -m e2e --durations=0 --durations-min=1 "$@" || status=$?
 echo "== e2e: finished in $(( $(date +%s) - start )) s (exit $status); screenshots in test-artifacts/e2e/"
 exit $status

@@ -104,6 +104,10 @@ def notebooks(lab_server: LabServer, browser: Browser) -> Iterator[NotebookRunne
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """The folder for screenshots: ``test-artifacts/e2e/`` (not committed)."""
+    """The folder for screenshots: ``test-artifacts/e2e/`` (not committed), emptied first
+    so that every picture in it comes from this run."""
+    if ARTIFACTS.is_dir():
+        for old in ARTIFACTS.glob("*.png"):
+            old.unlink()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS

@@ -218,5 +218,14 @@ def test_step_through_widgets_break_the_invariant(
         assert (nb.text("gq-state"), nb.text("gq-banner")) == broken
         nb.click_and_settle("gq-reset")
         assert (nb.text("gq-state"), nb.text("gq-banner")) == start
+        if nb.has_widget("gq-next") and nb.is_enabled("gq-next"):
+            # A schedule loaded from the explorer: Next walks it to the failure it found.
+            for _ in range(300):
+                if not nb.is_enabled("gq-next"):
+                    break
+                nb.click_and_settle("gq-next")
+            banner = nb.text("gq-banner")
+            assert banner.strip() and "holds" not in banner, banner
+            nb.click_and_settle("gq-reset")
     assert broken_by, "no order of steps broke the invariant in any step-through widget"
     assert page.cell_types() == cell_types
