@@ -216,6 +216,7 @@ def test_plots_return_their_axes() -> None:
         plt.close("all")
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(importlib.import_module("goqueue.lab.locks"))
+@pytest.mark.parametrize("name", ["goqueue.lab.locks", "goqueue.lab.lock_results"])
+def test_doctests(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

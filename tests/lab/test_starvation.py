@@ -201,6 +201,7 @@ def test_plot_shows_each_reader_and_the_writer() -> None:
         plt.close("all")
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(importlib.import_module("goqueue.lab.starvation"))
+@pytest.mark.parametrize("name", ["goqueue.lab.starvation", "goqueue.lab.reader_preferring"])
+def test_doctests(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
