@@ -47,7 +47,8 @@ class LockRow:
 
 @dataclass(frozen=True)
 class Crossover:
-    """The first cell (smallest hold time, then fewest threads) where one lock won."""
+    """Where one lock starts winning: the smallest hold time, then the fewest threads from
+    which it keeps winning (see ``LockComparison.crossover``)."""
 
     hold_time: float
     threads: int
@@ -150,7 +151,9 @@ class LockComparison:
         text = self.caption() + "\n" + text_table(headers, cells)
         if "rwlock" in self.locks and "lock" in self.locks:
             found = self.crossover()
-            text += "\ncrossover (rwlock >= 1.2x lock): " + (str(found) if found else "none")
+            text += "\ncrossover (rwlock >= 1.2x lock from there on): " + (
+                str(found) if found else "none"
+            )
         return text
 
     def __str__(self) -> str:

@@ -40,7 +40,7 @@ def test_a_quick_run_prints_every_table(capsys: pytest.CaptureFixture[str]) -> N
     ):
         assert caption in out
     assert "process pool" in out  # measured, or a line saying why not
-    assert "crossover (rwlock >= 1.2x lock): " in out
+    assert "crossover (rwlock >= 1.2x lock from there on): " in out
     assert "the writer got in while readers kept coming" in out
     assert "the writer STARVED" in out
     assert out.rstrip().splitlines()[-1].startswith("bench finished in ")

@@ -168,7 +168,10 @@ def test_table_has_a_line_per_hold_and_thread_count_and_the_crossover() -> None:
     ]  # fmt: skip
     assert lines[3].split() == ["0", "0", "2", "1000", "250", "0.25x"]
     assert lines[4].split() == ["50", "µs", "50", "µs", "2", "100", "300", "3.00x"]
-    assert lines[5] == "crossover (rwlock >= 1.2x lock): hold time 50 µs, 2 threads: 3.00x"
+    assert (
+        lines[5]
+        == "crossover (rwlock >= 1.2x lock from there on): hold time 50 µs, 2 threads: 3.00x"
+    )
     assert result._repr_html_().count("<tr>") == 3
 
 
