@@ -120,6 +120,10 @@ class WorkerPool:
         # the worker take anyway: so the bound costs no extra lock per job.
         self._buffer: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._capacity = worker_count * 2
+        # A submitter blocked on a full buffer is woken once the buffer is down to half,
+        # and then fills it again in one go: one wake-up (a thread switch) per half buffer
+        # instead of one per job, while every worker still has a job waiting for it.
+        self._low_water = worker_count
         self._cancelled = threading.Event()  # set when stopping without draining
         self._threads: list[threading.Thread] = []
 
@@ -139,8 +143,9 @@ class WorkerPool:
         #            and not yet taken (claimed or refused) by a worker. Stop sentinels are
         #            not counted: they are put after the last job id.
         self._buffered = 0
-        # Notified when _buffered goes down, if _put_waiters > 0; notified (all) when stop
-        # cancels jobs, so that a submitter whose job was cancelled stops waiting for room.
+        # Notified when _buffered drops to _low_water or below, if _put_waiters > 0 (as
+        # many waiters as there is room for); notified (all) when stop cancels jobs, so
+        # that a submitter whose job was cancelled stops waiting for room.
         self._not_full = threading.Condition(self._lock)
         self._put_waiters = 0  # threads in _put waiting for room (submitters, scheduler)
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
@@ -425,8 +430,8 @@ class WorkerPool:
         job = self.storage.claim_job(job_id)
         with self._lock:
             self._buffered -= 1  # taken: room for one more id
-            if self._put_waiters:
-                self._not_full.notify()
+            if self._put_waiters and self._buffered <= self._low_water:
+                self._not_full.notify(self._capacity - self._buffered)
             if job is None:  # cancelled, or claimed by another process sharing the storage
                 self._finish(job_id, None)
                 return
