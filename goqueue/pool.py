@@ -93,7 +93,9 @@ class WorkerPool:
         storage: where jobs are read, claimed and saved.
         registry: where workers look up each job's handler.
         worker_count: how many worker threads (>= 1). The buffer holds twice as many
-            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure).
+            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure)
+            until the workers have taken half of it, so that a blocked submitter is
+            woken once per half buffer rather than once per job.
         backoff: the default wait before a retry; the tutorial's ``Quadratic()``.
     """
 
