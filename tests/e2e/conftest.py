@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def key(item: pytest.Item) -> tuple[str, int, str]:
         callspec = getattr(item, "callspec", None)
-        name = str(callspec.params.get("name", "")) if callspec else ""
+        name = str(callspec.params.get("name", "~")) if callspec else "~"  # "~": last
         first = getattr(item, "originalname", "") == "test_notebook_runs_in_browser"
         return (name, 0 if first else 1, item.nodeid)
 

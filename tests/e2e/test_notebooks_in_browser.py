@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lab_driver import WIDGET_ERRORS, NotebookPage
 from lab_runner import NotebookRunner
-from lab_server import lesson_notebooks, notebooks_dir
+from lab_server import LabServer, lesson_notebooks, notebooks_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -229,3 +229,42 @@ def test_step_through_widgets_break_the_invariant(
             nb.click_and_settle("gq-reset")
     assert broken_by, "no order of steps broke the invariant in any step-through widget"
     assert page.cell_types() == cell_types
+
+
+def test_a_broken_notebook_is_reported(notebooks: NotebookRunner, lab_server: LabServer) -> None:
+    # The checks above must be able to fail: a notebook with a widget whose model is gone,
+    # a thread that dies with a traceback, and an uncaught error that stops "Run All".
+    cells = [
+        "from IPython.display import display\nimport threading",
+        "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'gone',"
+        " 'version_major': 2, 'version_minor': 0}, 'text/plain': 'IntSlider()'}, raw=True)",
+        "worker = threading.Thread(target=lambda: 1 / 0)\nworker.start()\nworker.join()",
+        "raise KeyError('sms')",
+        "print('never runs')",
+    ]
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": source,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for source in cells
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (lab_server.root_dir / "zz_broken.ipynb").write_text(json.dumps(notebook))
+
+    run = notebooks.run("zz_broken.ipynb")
+
+    problems = "\n".join(problem for cell in run.cells for problem in cell.problems())
+    assert "cell 1 [2]: 'Error displaying widget' shown" in problems
+    assert "cell 2 [3]: traceback on stderr" in problems
+    assert "cell 3 [4]: KeyError: 'sms'" in problems
+    assert [cell.count for cell in run.cells] == [1, 2, 3, 4, None]
