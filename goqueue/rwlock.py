@@ -76,7 +76,10 @@ class RWLock:
                 writer waits (either would deadlock).
         """
         me = get_ident()
-        with self._lock:
+        # acquire/try/finally rather than ``with self._lock``: the registry takes a read
+        # lock twice per job, and ``with`` costs more than the rest of this fast path.
+        self._lock.acquire()
+        try:
             if self._writer is None and not self._waiting_writers and me not in self._readers:
                 self._readers[me] = 1  # the common case: no writer anywhere, first read lock
                 return True
@@ -95,6 +98,8 @@ class RWLock:
                 self._no_writer.wait(remaining)
             self._readers[me] = 1
             return True
+        finally:
+            self._lock.release()
 
     def release_read(self) -> None:
         """Give back one read lock held by this thread.
@@ -103,7 +108,8 @@ class RWLock:
             RuntimeError: this thread holds no read lock.
         """
         me = get_ident()
-        with self._lock:
+        self._lock.acquire()  # not ``with``: see acquire_read
+        try:
             count = self._readers.pop(me, 0)
             if count == 1:  # the common case: this thread's only read lock
                 if not self._readers and self._waiting_writers:  # only writers wait on it
@@ -112,6 +118,8 @@ class RWLock:
             if count == 0:
                 raise RuntimeError("release_read() called without holding a read lock")
             self._readers[me] = count - 1
+        finally:
+            self._lock.release()
 
     def acquire_write(self, timeout: float | None = None) -> bool:
         """Take the exclusive write lock; wait at most *timeout* seconds (None: for ever).
