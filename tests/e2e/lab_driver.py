@@ -401,12 +401,9 @@ class NotebookPage:
             }}"""
         )
         self.click(cls)
+        # Checked once per animation frame: by then the views have applied the updates.
         self.page.wait_for_function(
             "([n]) => window.__gqIdle > n", arg=[before], timeout=timeout * 1000
-        )
-        # Two animation frames: the views have applied the updates that came before.
-        self.page.evaluate(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
         )
 
     def classes_with_prefix(self, prefix: str) -> list[str]:
@@ -422,6 +419,18 @@ class NotebookPage:
                 return seen;
             }""",
             [self.root, prefix],
+        )
+        return found
+
+    def enabled(self, classes: list[str]) -> list[str]:
+        """Return those of the buttons with ``classes`` that can be clicked, in one look."""
+        found: list[str] = self.page.evaluate(
+            """([root, classes]) => classes.filter(cls => {
+                const host = document.querySelector(root + ' .' + cls);
+                const b = host && (host.tagName === 'BUTTON' ? host : host.querySelector('button'));
+                return !!b && !b.disabled;
+            })""",
+            [self.root, classes],
         )
         return found
 

@@ -172,7 +172,7 @@ def find_breaking_schedule(nb: NotebookPage, steps: list[str], budget: int) -> l
         nonlocal clicks
         if BROKEN.search(nb.text("gq-banner")):
             return True
-        for step in [step for step in steps if nb.is_enabled(step)]:
+        for step in nb.enabled(steps):
             if clicks >= budget:
                 return False
             clicks += 2
