@@ -37,6 +37,7 @@ from goqueue.lab.stepper import Stepper, StepperWidget
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --
+from goqueue.lab.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
 from goqueue.lab.go_shutdown import (
     GoShutdownStats,
@@ -55,14 +56,7 @@ from goqueue.lab.lesson_helpers import (
 )
 from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.sync_queue import SyncQueue
-from goqueue.lab.throughput_lesson import (
-    CoresBusy,
-    CoresBusyRow,
-    best_of,
-    measure_cores_busy,
-    plot_speedups,
-    speedups,
-)
+from goqueue.lab.throughput_lesson import best_of, plot_speedups, speedups
 from goqueue.lab.timing import (
     Span,
     SpanRecorder,
