@@ -91,11 +91,11 @@ def test_worker_pool_panel_reruns_with_new_settings(
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel.png")
 
 
-def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, list[str]]:
+def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, str, list[str]]:
     """Choose ``registry``, click Run, wait for the result.
 
     Returns:
-        The anomalies the result reports, and the live texts shown before the result.
+        The anomalies the result reports, its text, and the live texts shown before it.
     """
     nb.set_value("gq-registry", registry)
     before = nb.text("gq-result")
@@ -108,7 +108,7 @@ def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, list[str]]:
     assert re.search(rf"\banomalies: {anomalies}\b", result), result
     finished_at = nb.watched("gq-result")[-1][0]
     live = [text for t, text in nb.watched("gq-live")[1:] if t < finished_at]
-    return int(anomalies), live
+    return int(anomalies), result, live
 
 
 @pytest.mark.parametrize("name", [lesson("03")])
@@ -121,14 +121,16 @@ def test_race_panel_finds_anomalies_unsafe_and_none_locked(
     nb.set_value("gq-threads", threads)
     assert nb.value_text("gq-threads") == threads
 
-    unsafe, live_unsafe = run_race_panel(nb, "unsafe")
-    assert unsafe > 0
-    assert len(live_unsafe) >= 1, "the live counts did not change while the run went on"
+    unsafe, result, live = run_race_panel(nb, "unsafe")
+    assert unsafe > 0, result
+    assert f"{threads} threads" in result  # the slider's value reached the kernel
+    # The line shown at the start, then at least one count while the threads ran.
+    assert len(live) >= 2, f"the live counts did not change while the run went on: {live}"
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel-unsafe.png")
 
-    locked, live_locked = run_race_panel(nb, "locked")
-    assert locked == 0
-    assert len(live_locked) >= 1, "the live counts did not change while the run went on"
+    locked, result, live = run_race_panel(nb, "locked")
+    assert locked == 0, result
+    assert len(live) >= 2, f"the live counts did not change while the run went on: {live}"
     assert nb.value_text("gq-registry").lower().startswith("locked")
     assert nb.cell_types() == cell_types
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel-locked.png")
