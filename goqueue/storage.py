@@ -92,10 +92,17 @@ class MemoryStorage(JobStorage):
         with self._lock:
             return len(self._jobs)
 
+    # save_job, update_job and claim_job run for every job, so they take the lock with
+    # acquire/try/finally (Go's ``mu.Lock(); defer mu.Unlock()``): the same as
+    # ``with self._lock``, for less interpreter work.
+
     def save_job(self, job: Job) -> None:
         stored = job.copy()
-        with self._lock:
+        self._lock.acquire()
+        try:
             self._jobs[job.id] = stored
+        finally:
+            self._lock.release()
 
     def get_job(self, job_id: str) -> Job | None:
         with self._lock:
@@ -104,18 +111,24 @@ class MemoryStorage(JobStorage):
 
     def update_job(self, job: Job) -> None:
         stored = job.copy()
-        with self._lock:
+        self._lock.acquire()
+        try:
             if job.id not in self._jobs:
                 raise JobNotFound(job.id)
             self._jobs[job.id] = stored
+        finally:
+            self._lock.release()
 
     def claim_job(self, job_id: str) -> Job | None:
-        with self._lock:
+        self._lock.acquire()
+        try:
             job = self._jobs.get(job_id)
             if job is None or job.status is not _PENDING:
                 return None
             job.mark_running()
             return job.copy()
+        finally:
+            self._lock.release()
 
     def cancel_job(self, job_id: str) -> Job | None:
         with self._lock:
