@@ -81,9 +81,9 @@ def registry_fixed() -> Scenario[UnsafeRegistry]:
             order=SharedList("order"),
             counts=SharedDict("counts"),
             lock=SharedRWLock("lock"),
+            # The counters' lock must be a step too, or the explorer could not schedule it.
+            counts_lock=SharedLock("counts_lock"),
         )
-        # The counters' lock must be a step too, or the explorer could not schedule it.
-        setattr(registry, "_counts_lock", SharedLock("counts_lock"))  # noqa: B010
         return registry
 
     return Scenario.of(

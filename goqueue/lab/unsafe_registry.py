@@ -32,7 +32,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import MutableMapping, MutableSequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 from goqueue.errors import UnknownJobType
 from goqueue.registry import Handler
@@ -184,6 +186,8 @@ class LockedRegistry(UnsafeRegistry):
     Args:
         handlers, order, counts: as for ``UnsafeRegistry``.
         lock: the readers-writer lock for ``handlers`` and ``order``; a new ``RWLock``.
+        counts_lock: the lock for the counters; a new ``threading.Lock``. (The explorer
+            and the race detector pass instrumented locks for both, to see every step.)
 
     >>> registry = LockedRegistry()
     >>> registry.register_handler("email", print)
@@ -200,6 +204,7 @@ class LockedRegistry(UnsafeRegistry):
         order: MutableSequence[str] | None = None,
         counts: MutableMapping[str, int] | None = None,
         lock: RWLock | None = None,
+        counts_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         super().__init__(handlers=handlers, order=order, counts=counts)
         # Guards self._handlers and self._order: written under the write lock, read under
@@ -207,7 +212,9 @@ class LockedRegistry(UnsafeRegistry):
         self._lock = lock if lock is not None else RWLock()
         # Guards self._counts. Lock order: self._lock before self._counts_lock, never the
         # other way round.
-        self._counts_lock = threading.Lock()
+        self._counts_lock: AbstractContextManager[Any] = (
+            counts_lock if counts_lock is not None else threading.Lock()
+        )
 
     def __repr__(self) -> str:
         return f"<LockedRegistry job_types={self.job_types()}>"

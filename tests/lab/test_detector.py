@@ -116,9 +116,8 @@ def test_rwlock_guarded_registry_is_race_free() -> None:
         order=SharedList("order"),
         counts=SharedDict("counts"),
         lock=SharedRWLock("lock"),
+        counts_lock=SharedLock("counts_lock"),  # the detector must see this lock as well
     )
-    # its counters' lock must be visible to the detector as well
-    registry._counts_lock = SharedLock("counts_lock")  # type: ignore[assignment]
 
     def work() -> None:
         for i in range(30):

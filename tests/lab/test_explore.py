@@ -227,8 +227,8 @@ def test_locked_registry_never_breaks() -> None:
             order=SharedList("order"),
             counts=SharedDict("counts"),
             lock=SharedRWLock("lock"),
+            counts_lock=SharedLock("counts_lock"),
         )
-        registry._counts_lock = SharedLock("counts_lock")  # type: ignore[assignment]
         return registry
 
     result = explore(setup, registry_threads(), registry_ok)
