@@ -430,7 +430,11 @@ class WorkerPool:
 
     def _run(self, job_id: str) -> None:
         job = self.storage.claim_job(job_id)
-        with self._lock:
+        # This method runs for every job, so it takes the lock with acquire/try/finally:
+        # the same as ``with self._lock``, for less interpreter work.
+        lock = self._lock
+        lock.acquire()
+        try:
             self._buffered -= 1  # taken: room for one more id
             if self._put_waiters and self._buffered <= self._low_water:
                 self._not_full.notify(self._capacity - self._buffered)
@@ -443,6 +447,8 @@ class WorkerPool:
                 or self._type_backoff.get(job.type)
                 or self._default_backoff
             )
+        finally:
+            lock.release()
         try:
             try:
                 handler = self.registry.get_handler(job.type)
@@ -452,9 +458,12 @@ class WorkerPool:
             else:
                 self.processor.process_job(job, handler, self._cancelled, backoff)
         finally:
-            with self._lock:
+            lock.acquire()
+            try:
                 self._running -= 1
                 self._after_run(job)
+            finally:
+                lock.release()
 
     def _after_run(self, job: Job) -> None:
         """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
