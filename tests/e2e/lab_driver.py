@@ -452,32 +452,12 @@ class NotebookPage:
         )
         return [(float(r["t"]), str(r["text"])) for r in records]
 
-    def wait_for_text_change(self, cls: str, before: str, *, timeout: float = 120.0) -> str:
-        """Wait until the widget with class ``cls`` shows a text other than ``before``.
-
-        Returns:
-            The new text.
-
-        Raises:
-            playwright.sync_api.TimeoutError: if it does not change within ``timeout``.
-        """
-        self.page.wait_for_function(
-            """([selector, before]) => {
-                const el = document.querySelector(selector);
-                return el && el.innerText !== before;
-            }""",
-            arg=[self._selector(cls), before],
-            timeout=timeout * 1000,
-        )
-        return self.text(cls)
-
-    def wait_for_run(
-        self, button_cls: str, result_cls: str, before: str, *, timeout: float = 120.0
-    ) -> str:
+    def wait_for_run(self, button_cls: str, result_cls: str, *, timeout: float = 120.0) -> str:
         """Wait until a run started by clicking ``button_cls`` is over.
 
-        Over means: the widget ``result_cls`` shows a text other than ``before``, the button
-        is enabled again and the kernel is idle (a click handler keeps it busy).
+        Over means: the widget ``result_cls`` (watched with :meth:`watch` before the click)
+        has changed at least once, the button is enabled again and the kernel is idle (the
+        click handler keeps it busy until the run is done).
 
         Returns:
             The result's new text.
@@ -486,15 +466,15 @@ class NotebookPage:
             playwright.sync_api.TimeoutError: if the run is not over within ``timeout``.
         """
         self.page.wait_for_function(
-            f"""([result, button, before]) => {{
-                const el = document.querySelector(result);
+            f"""([result, button]) => {{
+                const record = window.__gqWatch && window.__gqWatch[result];
                 const host = document.querySelector(button);
                 const b = host && (host.tagName === 'BUTTON' ? host : host.querySelector('button'));
                 const kernel = {_PANEL}.sessionContext.session?.kernel;
-                return el && el.innerText !== before && b && !b.disabled
-                    && kernel && kernel.status === 'idle';
+                return !!record && record.texts.length > 1 && !!b && !b.disabled
+                    && !!kernel && kernel.status === 'idle';
             }}""",
-            arg=[self._selector(result_cls), self._selector(button_cls), before],
+            arg=[self._selector(result_cls), self._selector(button_cls)],
             timeout=timeout * 1000,
         )
         return self.text(result_cls)

@@ -72,21 +72,22 @@ def test_worker_pool_panel_reruns_with_new_settings(
     nb.set_value("gq-workers", workers)
     nb.set_value("gq-duration", "0.1")  # 20 jobs of 0.1 s on 2-3 workers: about a second
     assert (nb.value_text("gq-workers"), nb.value_text("gq-duration")) == (workers, "0.10")
-    before = nb.text("gq-result")
+    plot = nb.widget("gq-plot").locator("img")
+    plot_before = plot.first.get_attribute("src") if plot.count() else None
     nb.watch("gq-live")
     nb.watch("gq-result")
 
     nb.click("gq-run")
-    nb.wait_for_run("gq-run", "gq-result", before)
+    result = nb.wait_for_run("gq-run", "gq-result")
 
-    result = nb.text("gq-result")
     assert re.search(rf"\bwith {workers} workers\b", result), result
     live = nb.watched("gq-live")
     result_changes = nb.watched("gq-result")
     finished_at = result_changes[-1][0]
     counts_while_running = [text for t, text in live if t < finished_at and "running:" in text]
     assert counts_while_running, f"no live counts before the result: {live}"
-    assert nb.widget("gq-plot").locator("img").count() >= 1
+    assert plot.count() >= 1
+    assert plot.first.get_attribute("src") != plot_before  # redrawn with the new point
     assert nb.cell_types() == cell_types  # typing into the widgets reached no shortcut
     nb.screenshot_panel("gq-run", artifacts / f"{Path(name).stem}-panel.png")
 
@@ -98,11 +99,10 @@ def run_race_panel(nb: NotebookPage, registry: str) -> tuple[int, str, list[str]
         The anomalies the result reports, its text, and the live texts shown before it.
     """
     nb.set_value("gq-registry", registry)
-    before = nb.text("gq-result")
     nb.watch("gq-live")
     nb.watch("gq-result")
     nb.click("gq-run")
-    result = nb.wait_for_run("gq-run", "gq-result", before)
+    result = nb.wait_for_run("gq-run", "gq-result")
     anomalies = nb.attribute("gq-result", "data-anomalies")
     assert anomalies is not None and anomalies.isdigit(), result
     assert re.search(rf"\banomalies: {anomalies}\b", result), result
