@@ -121,6 +121,24 @@ def new_job_id() -> str:
     return "%032x" % (_id_generator.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
 
 
+def check_max_retry(max_retry: object) -> None:
+    """Check a ``max_retry``: an int >= 1 (a bool is refused).
+
+    Raises:
+        TypeError: *max_retry* is not an int.
+        ValueError: *max_retry* < 1.
+
+    >>> check_max_retry(0)
+    Traceback (most recent call last):
+      ...
+    ValueError: max_retry must be >= 1, got 0
+    """
+    if isinstance(max_retry, bool) or not isinstance(max_retry, int):
+        raise TypeError(f"max_retry must be an int, got {type(max_retry).__name__}")
+    if max_retry < 1:
+        raise ValueError(f"max_retry must be >= 1, got {max_retry}")
+
+
 @dataclass(eq=False)
 class Job:
     """One unit of work: a type that picks the handler, and the payload it gets.
@@ -155,10 +173,28 @@ class Job:
     def __post_init__(self) -> None:
         if self.updated_at is _SAME_AS_CREATED:  # one clock read per new job, not two
             self.updated_at = self.created_at
-        if isinstance(self.max_retry, bool) or not isinstance(self.max_retry, int):
-            raise TypeError(f"max_retry must be an int, got {type(self.max_retry).__name__}")
-        if self.max_retry < 1:
-            raise ValueError(f"max_retry must be >= 1, got {self.max_retry}")
+        check_max_retry(self.max_retry)
+
+    @classmethod
+    def _submitted(cls, job_type: str, payload: dict[str, Any], max_retry: int) -> Job:
+        """A new pending job, built without ``__init__``: for ``Queue.submit_job`` only.
+
+        The caller has checked *max_retry* (``check_max_retry``) and owns *payload* (a
+        fresh copy). The dataclass ``__init__`` with its default factories and the
+        validation in ``__post_init__`` cost about as much again as this; it runs once
+        per submitted job. Every field is set; tests/test_job.py checks none is missed.
+        """
+        job = object.__new__(cls)
+        job.type = job_type
+        job.payload = payload
+        job.max_retry = max_retry
+        job.id = new_job_id()
+        job.status = _PENDING
+        job.attempts = 0
+        job.error = None
+        job.created_at = job.updated_at = datetime.now(timezone.utc)
+        job.next_attempt_at = None
+        return job
 
     def __repr__(self) -> str:
         return (

@@ -18,7 +18,7 @@ from typing import Any
 
 from .backoff import BackoffPolicy
 from .errors import JobNotFound
-from .job import Job
+from .job import Job, check_max_retry
 from .payload import copy_payload, validate_payload
 from .pool import QueueStatistics, ShutdownReport, WorkerPool
 from .registry import Handler, Registry
@@ -116,7 +116,8 @@ class Queue:
         if payload is None:
             payload = {}
         validate_payload(payload)
-        job = Job(type=job_type, payload=copy_payload(payload), max_retry=max_retry)
+        check_max_retry(max_retry)
+        job = Job._submitted(job_type, copy_payload(payload), max_retry)
         self.pool.submit(job, backoff=backoff)
         return job  # the storage holds its own copy: this one is the caller's
 

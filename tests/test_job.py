@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from goqueue import InvalidTransition, Job, JobStatus
-from goqueue.job import new_job_id
+from goqueue.job import check_max_retry, new_job_id
 
 S = JobStatus
 # The whole state machine, written out by hand so that a change to the table in job.py
@@ -238,3 +238,33 @@ def test_repr_shows_status_and_attempts() -> None:
     job = Job(type="email", max_retry=3)
     job.mark_running()
     assert repr(job) == f"<Job {job.id[:8]} 'email' processing attempts=1/3>"
+
+
+def test_submitted_builds_the_same_job_as_the_constructor() -> None:
+    payload = {"to": "ada"}
+    fast = Job._submitted("email", payload, 3)
+    slow = Job(type="email", payload={"to": "ada"}, max_retry=3)
+    names = [f.name for f in dataclasses.fields(Job)]
+    assert sorted(vars(fast)) == sorted(names)  # every field set, nothing else
+    same = {"id", "created_at", "updated_at"}  # fresh for every job
+    assert [n for n in names if n not in same and getattr(fast, n) != getattr(slow, n)] == []
+    assert fast.payload is payload  # the caller hands over a fresh copy
+    assert fast.updated_at == fast.created_at
+    assert fast.created_at.tzinfo is timezone.utc
+    assert re.fullmatch(r"[0-9a-f]{32}", fast.id) and fast.id != slow.id
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (0, ValueError, r"^max_retry must be >= 1, got 0$"),
+        (True, TypeError, r"^max_retry must be an int, got bool$"),
+    ],
+)
+def test_check_max_retry_refuses_what_the_constructor_refuses(
+    bad: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        check_max_retry(bad)
+    with pytest.raises(error, match=message):
+        Job(type="email", max_retry=bad)  # type: ignore[arg-type]
