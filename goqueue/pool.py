@@ -449,39 +449,47 @@ class WorkerPool:
             )
         finally:
             lock.release()
+        # The outcome, read before the job is handed over to the storage (None: not yet).
+        status: JobStatus | None = None
+        next_attempt_at: datetime | None = None
         try:
             try:
                 handler = self.registry.get_handler(job.type)
             except UnknownJobType as exc:  # e.g. recovered from storage, never registered
                 job.mark_failed(exc, retry=False)
-                self.storage.update_job(job)
             else:
-                self.processor.process_job(job, handler, self._cancelled, backoff)
+                self.processor.run(job, handler, self._cancelled, backoff)
+            status, next_attempt_at = job.status, job.next_attempt_at
+            # Ownership transfer: the storage may keep this very object, so from here
+            # on this thread does not touch it (it only reads the two values above).
+            self.storage.hand_over_job(job)
         finally:
+            if status is None:  # not handed over (the handler raised a BaseException)
+                status, next_attempt_at = job.status, job.next_attempt_at
             lock.acquire()
             try:
                 self._running -= 1
-                self._after_run(job)
+                self._after_run(job_id, status, next_attempt_at)
             finally:
                 lock.release()
 
-    def _after_run(self, job: Job) -> None:
+    def _after_run(self, job_id: str, status: JobStatus, next_attempt_at: datetime | None) -> None:
         """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
-        if job.status is _PENDING:
+        if status is _PENDING:
             if self._cancelled.is_set():  # stopping without draining: no retry
-                if self.storage.cancel_job(job.id) is not None:
-                    self._finish(job.id, JobStatus.CANCELLED)
-                    self._cancelled_ids.append(job.id)
+                if self.storage.cancel_job(job_id) is not None:
+                    self._finish(job_id, JobStatus.CANCELLED)
+                    self._cancelled_ids.append(job_id)
                 return
             delay = 0.0
-            if job.next_attempt_at is not None:
-                delay = (job.next_attempt_at - datetime.now(timezone.utc)).total_seconds()
-            self._schedule(job.id, max(0.0, delay))
-        elif job.status.is_final:
-            self._finish(job.id, job.status)
+            if next_attempt_at is not None:
+                delay = (next_attempt_at - datetime.now(timezone.utc)).total_seconds()
+            self._schedule(job_id, max(0.0, delay))
+        elif status.is_final:
+            self._finish(job_id, status)
         else:  # still PROCESSING: saving the outcome failed; the storage has it running
-            log.error("job %s left %s: its outcome could not be saved", job.id, job.status)
-            self._finish(job.id, None)
+            log.error("job %s left %s: its outcome could not be saved", job_id, status)
+            self._finish(job_id, None)
 
     def _schedule(self, job_id: str, delay: float) -> None:
         """Put *job_id* on the retry heap, due in *delay* seconds. Caller holds _lock."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from .backoff import BackoffPolicy
 from .context import JobContext
@@ -56,6 +56,24 @@ class JobProcessor:
             The job, now COMPLETED, FAILED, or PENDING again if it failed with attempts
             left (the caller schedules the retry).
         """
+        self.run(job, handler, cancelled, backoff)
+        self.storage.update_job(job)
+        return job
+
+    def run(
+        self,
+        job: Job,
+        handler: Handler,
+        cancelled: threading.Event | None = None,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
+        """``process_job`` without the final save: the caller saves *job* afterwards.
+
+        The worker pool uses this to hand the job over to the storage
+        (``JobStorage.hand_over_job``) rather than save a copy. Arguments as for
+        ``process_job``; the job is saved here only when it is marked running, and
+        when a ``BaseException`` (``KeyboardInterrupt``) stops the handler.
+        """
         if job.status is not _PROCESSING:
             job.mark_running()
             self.storage.update_job(job)
@@ -72,6 +90,5 @@ class JobProcessor:
             job.mark_completed()
         if job.status is _PENDING:
             delay = backoff(job.attempts) if backoff is not None else job.backoff_duration()
-            job.next_attempt_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
-        self.storage.update_job(job)
-        return job
+            # From the clock read of mark_failed: one read per state change.
+            job.next_attempt_at = job.updated_at + timedelta(seconds=delay)

@@ -5,7 +5,9 @@ Two rules make a storage safe to share between the submitter and the workers:
 1. **Copies in, copies out.** ``save_job`` and ``update_job`` store a copy; ``get_job``
    returns a copy. Nobody ever holds a ``Job`` that another thread is changing. (The Go
    original stored and returned the same pointer that workers mutate: a data race that no
-   lock on the registry can fix.)
+   lock on the registry can fix.) The one exception is a transfer of ownership:
+   ``hand_over_job`` may store the caller's object itself, which the caller then gives
+   up (a worker saving a run's outcome, see ``goqueue.pool``).
 2. **State changes that depend on the current state are atomic.** ``claim_job`` moves a
    job from pending to processing only if it is still pending, so two workers (or two
    processes sharing a database) never run the same job; ``cancel_job`` likewise.
@@ -43,6 +45,19 @@ class JobStorage(abc.ABC):
         Raises:
             JobNotFound: no job with ``job.id`` is stored.
         """
+
+    def hand_over_job(self, job: Job) -> None:
+        """Like ``update_job``, but the storage may keep *job* itself instead of a copy.
+
+        For a caller that built or owns *job* and drops it right after: a worker saving
+        a run's outcome. From this call on the object belongs to the storage, and the
+        caller must not read or change it again (read what you need before). The
+        default stores a copy through ``update_job``, which is always correct.
+
+        Raises:
+            JobNotFound: no job with ``job.id`` is stored.
+        """
+        self.update_job(job)
 
     @abc.abstractmethod
     def claim_job(self, job_id: str) -> Job | None:
@@ -83,6 +98,9 @@ class MemoryStorage(JobStorage):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # guarded by self._lock; insertion order = age
+        # A subclass that overrides update_job (to record or check what is saved) sees
+        # hand-overs through it too.
+        self._hand_over_copies = type(self).update_job is not MemoryStorage.update_job
 
     def __repr__(self) -> str:
         with self._lock:
@@ -116,6 +134,21 @@ class MemoryStorage(JobStorage):
             if job.id not in self._jobs:
                 raise JobNotFound(job.id)
             self._jobs[job.id] = stored
+        finally:
+            self._lock.release()
+
+    def hand_over_job(self, job: Job) -> None:
+        # The stored object is *job* itself: one copy less per run. It is only changed
+        # under self._lock from now on (claim_job, cancel_job), and read-only copies
+        # are what get_job and list_jobs hand out.
+        if self._hand_over_copies:
+            self.update_job(job)
+            return
+        self._lock.acquire()
+        try:
+            if job.id not in self._jobs:
+                raise JobNotFound(job.id)
+            self._jobs[job.id] = job
         finally:
             self._lock.release()
 

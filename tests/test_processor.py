@@ -124,3 +124,14 @@ def test_a_base_exception_fails_the_job_saves_it_and_propagates() -> None:
         JobProcessor(storage).process_job(job, interrupted)
     after = stored(storage, job)
     assert (after.status, after.attempts, after.error) == (S.FAILED, 1, "KeyboardInterrupt: ")
+
+
+def test_run_does_everything_but_the_final_save() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", payload={"to": "ada"}, max_retry=2)
+    storage.save_job(job)
+    JobProcessor(storage).run(job, lambda ctx, payload: None)
+    assert (job.status, job.attempts) == (S.COMPLETED, 1)
+    assert stored(storage, job).status is S.PROCESSING  # saved when marked running only
+    storage.hand_over_job(job)
+    assert stored(storage, job).status is S.COMPLETED

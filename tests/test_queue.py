@@ -185,6 +185,41 @@ def test_a_failed_job_with_attempts_left_runs_again(make_queue: Callable[..., Qu
     assert (failed.status, failed.attempts, failed.error) == (S.FAILED, 4, "ValueError: boom")
 
 
+def test_snapshots_stay_unchanged_while_the_job_is_retried_and_completed(
+    make_queue: Callable[..., Queue],
+) -> None:
+    # The worker hands its job object over to the storage after each run: snapshots
+    # taken before, between and after the runs must still be independent of it.
+    gate = Gate()
+    running = threading.Event()
+
+    def fail_then_wait(ctx: JobContext, payload: dict[str, Any]) -> None:
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt")
+        running.set()
+        gate(ctx, payload)
+
+    queue = make_queue(workers=1, backoff=Constant(0))
+    queue.register_handler("job", fail_then_wait)
+    queue.start()
+    submitted = queue.submit_job("job", {"n": [1]}, max_retry=2)
+    assert running.wait(FAILURE_BOUND), "the retry never ran"
+    during = queue.get_job(submitted.id)
+    gate.opened.set()
+    done = queue.wait(submitted.id, timeout=FAILURE_BOUND)
+    assert (submitted.status, submitted.attempts, submitted.error) == (S.PENDING, 0, None)
+    assert (during.status, during.attempts, during.error) == (
+        S.PROCESSING,
+        2,
+        "RuntimeError: first attempt",
+    )
+    assert (done.status, done.attempts, done.error) == (S.COMPLETED, 2, None)
+    done.payload["n"].append(2)
+    done.status = S.FAILED
+    again = queue.get_job(submitted.id)
+    assert (again.status, again.payload) == (S.COMPLETED, {"n": [1]})
+
+
 def test_an_unknown_type_found_in_storage_fails_without_retry(
     make_queue: Callable[..., Queue],
 ) -> None:

@@ -86,6 +86,68 @@ def test_update_job_of_an_unknown_job_raises_and_stores_nothing(storage: JobStor
     assert storage.list_jobs() == []
 
 
+def test_hand_over_job_stores_the_job_and_get_job_still_returns_copies(
+    storage: JobStorage,
+) -> None:
+    job = make_job()
+    storage.save_job(job)
+    job.mark_running()
+    job.mark_completed()
+    storage.hand_over_job(job)
+    del job  # given up: whatever the storage keeps, the caller holds nothing of it
+    [stored] = storage.list_jobs()
+    first = storage.get_job(stored.id)
+    assert first is not None
+    assert (first.status, first.attempts) == (JobStatus.COMPLETED, 1)
+    first.payload["tags"].append("changed")
+    first.attempts = 42
+    second = storage.get_job(stored.id)
+    assert second is not None and second is not first
+    assert (second.payload, second.attempts) == ({"to": "ada", "tags": ["a", {"b": 1}]}, 1)
+
+
+def test_hand_over_job_of_an_unknown_job_raises_and_stores_nothing(storage: JobStorage) -> None:
+    job = make_job()
+    with pytest.raises(JobNotFound, match=rf"^job {job.id} not found$"):
+        storage.hand_over_job(job)
+    assert storage.list_jobs() == []
+
+
+def test_a_handed_over_job_is_claimed_again_without_changing_earlier_copies(
+    storage: JobStorage,
+) -> None:
+    job = make_job()
+    storage.save_job(job)
+    claimed = storage.claim_job(job.id)
+    assert claimed is not None
+    claimed.mark_failed(ValueError("boom"))  # attempts left: pending again
+    storage.hand_over_job(claimed)
+    before = storage.get_job(job.id)
+    again = storage.claim_job(job.id)  # changes the stored job under the storage's lock
+    assert again is not None and again.attempts == 2
+    assert before is not None
+    assert (before.status, before.attempts, before.error) == (
+        JobStatus.PENDING,
+        1,
+        "ValueError: boom",
+    )
+
+
+def test_memory_storage_hands_over_through_an_overridden_update_job() -> None:
+    saved: list[Job] = []
+
+    class Recording(MemoryStorage):
+        def update_job(self, job: Job) -> None:
+            super().update_job(job)
+            saved.append(job)
+
+    storage = Recording()
+    job = make_job()
+    storage.save_job(job)
+    storage.hand_over_job(job)
+    assert saved == [job]
+
+
 def test_claim_job_starts_a_pending_job_once(storage: JobStorage) -> None:
     job = make_job()
     storage.save_job(job)
