@@ -75,6 +75,8 @@ def copy_payload(payload: dict[str, Any]) -> dict[str, Any]:
     >>> original
     {'to': ['ada']}
     """
+    if not payload:  # no arguments: nothing to look through
+        return {}
     copied = payload.copy()  # one C call copies a flat payload, the common case
     for key, value in copied.items():
         if isinstance(value, (dict, list, tuple)):

@@ -84,6 +84,7 @@ _SENTINEL = None  # put once per worker: "no more jobs, exit"
 # a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
 _RUNNING = PoolState.RUNNING
 _PENDING = JobStatus.PENDING
+_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class WorkerPool:
@@ -485,7 +486,7 @@ class WorkerPool:
             if next_attempt_at is not None:
                 delay = (next_attempt_at - datetime.now(timezone.utc)).total_seconds()
             self._schedule(job_id, max(0.0, delay))
-        elif status.is_final:
+        elif status in _FINAL:
             self._finish(job_id, status)
         else:  # still PROCESSING: saving the outcome failed; the storage has it running
             log.error("job %s left %s: its outcome could not be saved", job_id, status)
@@ -520,7 +521,8 @@ class WorkerPool:
         if job_id not in self._unfinished:
             return
         self._unfinished.discard(job_id)
-        self._job_backoff.pop(job_id, None)
+        if self._job_backoff:  # seldom: only jobs submitted with their own backoff
+            self._job_backoff.pop(job_id, None)
         if status is not None:
             self._final_counts[status] += 1
         if self._job_waiters:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,10 @@ def test_copy_payload_is_deep_and_turns_tuples_into_lists() -> None:
     copied["l"][1]["d"].append(5)
     copied["l"].append(6)
     assert original == {"l": [1, {"d": [2]}], "t": (3, 4), "s": "x"}
+
+
+def test_copy_payload_of_an_empty_payload_is_a_new_dict() -> None:
+    empty: dict[str, Any] = {}
+    copied = copy_payload(empty)
+    copied["added"] = 1
+    assert copied is not empty and empty == {}
