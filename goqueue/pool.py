@@ -232,25 +232,34 @@ class WorkerPool:
             QueueClosed: the pool was stopped.
             QueueStateError: the pool was never started.
         """
-        with self._submit_lock:
+        # acquire/try/finally rather than ``with``, as in _run: this runs for every job.
+        job_id = job.id
+        submit_lock, lock = self._submit_lock, self._lock
+        submit_lock.acquire()
+        try:
             if self._state is not _RUNNING:
                 if self._state is PoolState.NEW:
                     raise QueueStateError("queue is not started: call start() first")
                 raise QueueClosed("queue is stopped: submit_job() after stop()")
             self.storage.save_job(job)
-            with self._lock:
-                self._unfinished.add(job.id)
+            lock.acquire()
+            try:
+                self._unfinished.add(job_id)
                 self._submitted += 1
                 if backoff is not None:
-                    self._job_backoff[job.id] = backoff
+                    self._job_backoff[job_id] = backoff
                 if self._buffered < self._capacity:  # the common case: room at once
                     self._buffered += 1
-                    self._buffer.put(job.id)
+                    self._buffer.put(job_id)
                     return
+            finally:
+                lock.release()
+        finally:
+            submit_lock.release()
         # The buffer is full: wait for room (backpressure, like the Go channel), but
         # without _submit_lock, so that stop() can still get in and cancel this job.
         with self._lock:
-            self._put(job.id)
+            self._put(job_id)
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
