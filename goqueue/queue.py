@@ -114,10 +114,11 @@ class Queue:
         """
         self.registry.get_handler(job_type)
         if payload is None:
-            payload = {}
-        validate_payload(payload)
+            stored: dict[str, Any] = {}  # nothing to check or copy
+        else:
+            stored = copy_payload(validate_payload(payload))
         check_max_retry(max_retry)
-        job = Job._submitted(job_type, copy_payload(payload), max_retry)
+        job = Job._submitted(job_type, stored, max_retry)
         self.pool.submit(job, backoff=backoff)
         return job  # the storage holds its own copy: this one is the caller's
 

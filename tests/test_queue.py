@@ -141,6 +141,18 @@ def test_submit_job_and_get_job_return_snapshots(make_queue: Callable[..., Queue
     assert job.status is S.FAILED and job.attempts == 0
 
 
+def test_a_job_without_payload_gets_its_own_empty_one(make_queue: Callable[..., Queue]) -> None:
+    gate = Gate()
+    queue = make_queue(workers=1)
+    queue.register_handler("email", gate)
+    queue.start()
+    first, second = queue.submit_job("email"), queue.submit_job("email")
+    first.payload["changed"] = True
+    assert second.payload == {} and queue.get_job(first.id).payload == {}
+    gate.opened.set()
+    assert queue.wait(first.id, timeout=FAILURE_BOUND).payload == {}
+
+
 def test_get_job_of_an_unknown_id_raises(make_queue: Callable[..., Queue]) -> None:
     queue = make_queue()
     with pytest.raises(JobNotFound, match=r"^job nope not found$"):
