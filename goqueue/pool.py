@@ -4,7 +4,8 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
 
 * The buffer carries job **ids**, not ``Job`` objects. A worker *claims* the job from the
   storage (an atomic pending -> processing), so it works on its own copy and never on an
-  object the submitter or another worker also holds.
+  object the submitter or another worker also holds. When the run is over it hands that
+  copy over to the storage (``JobStorage.hand_over_job``) and keeps no reference to it.
 * ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
   job is final (scheduled retries included), and only then tells the workers to exit, one
   sentinel each. The Go original cancelled its context first, so workers chose at random
