@@ -77,13 +77,13 @@ class RacePanel:
         self.seconds = widgets.FloatSlider(
             value=seconds, min=0.1, max=5.0, step=0.1, description="seconds"
         )
-        self.switch = widgets.FloatLogSlider(
-            value=switch_interval if switch_interval is not None else sys.getswitchinterval(),
-            base=10,
-            min=-6,
-            max=-2,
-            step=0.5,
-            readout_format=".0e",
+        # A fixed list of intervals, so the interpreter's own (usually 5 ms) is offered
+        # exactly instead of being snapped to the nearest step of a log slider.
+        current = switch_interval if switch_interval is not None else sys.getswitchinterval()
+        choices = sorted({1e-6, 1e-5, 1e-4, 1e-3, 1e-2, sys.getswitchinterval(), current})
+        self.switch = widgets.SelectionSlider(
+            options=[(f"{value:.0e}", value) for value in choices],
+            value=current,
             description="switch (s)",
         )
         self.registry = widgets.ToggleButtons(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 import threading
 from typing import Any
 
@@ -109,3 +110,9 @@ def test_a_failed_run_is_shown_and_the_button_enabled_again(
 def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RacePanel(**kwargs)
+
+
+def test_the_switch_interval_starts_at_the_interpreters_own_exactly() -> None:
+    panel = race_panel()
+    assert panel.switch.value == sys.getswitchinterval()
+    assert min(value for _, value in panel.switch.options) == 1e-6
