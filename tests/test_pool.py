@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import FAILURE_BOUND, wait_until
 
 from goqueue import (
     Job,
@@ -23,16 +22,7 @@ from goqueue import (
 )
 from goqueue.backoff import Constant
 
-FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
 S = JobStatus
-
-
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Spin (yielding the GIL) until *predicate* holds; fail after FAILURE_BOUND seconds."""
-    deadline = time.monotonic() + FAILURE_BOUND
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0)
 
 
 def make_pool(workers: int = 1, **handlers: Any) -> WorkerPool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support import FAILURE_BOUND, wait_until
 
 from goqueue import (
     Job,
@@ -23,16 +23,7 @@ from goqueue import (
 )
 from goqueue.backoff import Constant
 
-FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
 S = JobStatus
-
-
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Spin (yielding the GIL) until *predicate* holds; fail after FAILURE_BOUND seconds."""
-    deadline = time.monotonic() + FAILURE_BOUND
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0)
 
 
 def noop(ctx: JobContext, payload: dict[str, Any]) -> None:

@@ -6,23 +6,13 @@ import doctest
 import importlib
 import itertools
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
+from support import FAILURE_BOUND, wait_until
 
 from goqueue import RWLock
 from goqueue.lab import ReaderPreferringRWLock, StarvationResult, starvation_demo
-
-FAILURE_BOUND = 10.0  # seconds; only ever reached when the code under test is broken
-
-
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Spin (yielding the GIL) until *predicate* holds; fail after FAILURE_BOUND seconds."""
-    deadline = time.monotonic() + FAILURE_BOUND
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0)
 
 
 def run_in_thread(target: Callable[[], object]) -> threading.Thread:
