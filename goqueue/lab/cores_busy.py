@@ -28,7 +28,7 @@ from typing import Any
 from goqueue.context import JobContext
 from goqueue.queue import Queue
 
-from .plots import available_cores, get_axes, gil_enabled, html_table, python_version, text_table
+from .plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
 from .throughput import PROCESSES, cpu_job
 from .throughput import QUEUE as THREADS
 
@@ -60,7 +60,7 @@ class CoresBusyRow:
 
 
 @dataclass(frozen=True)
-class CoresBusy:
+class CoresBusy(MeasuredTable):
     """The rows of one ``measure_cores_busy`` call, and the machine they ran on.
 
     Prints as a text table; shows as an HTML table in Jupyter; ``plot()`` draws it.
@@ -136,21 +136,6 @@ class CoresBusy:
             for row in self.rows
         ]
         return headers, cells
-
-    def table(self) -> str:
-        """The plain-text table, with the caption above it."""
-        headers, cells = self._headers_and_cells()
-        text = self.caption() + "\n" + text_table(headers, cells)
-        if self.process_pool_error:
-            text += f"\nprocess pool not measured: {self.process_pool_error}"
-        return text
-
-    def __str__(self) -> str:
-        return self.table()
-
-    def _repr_html_(self) -> str:
-        headers, cells = self._headers_and_cells()
-        return html_table(headers, cells, caption=self.caption())
 
     def plot(self, ax: Any = None) -> Any:
         """Draw cores busy against workers, per series, with the one-core and all-cores lines.

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "MeasuredTable",
     "available_cores",
     "get_axes",
     "gil_enabled",
@@ -108,3 +109,35 @@ def get_axes(ax: Any = None) -> Any:
 
     _fig, new_ax = plt.subplots()
     return new_ax
+
+
+class MeasuredTable:
+    """A result that shows itself as a table: text in a terminal, HTML in Jupyter.
+
+    Subclasses (dataclasses with a ``process_pool_error`` field) supply ``caption()`` and
+    ``_headers_and_cells()``; this mixin turns them into ``table()``, ``str()`` and
+    ``_repr_html_()``.
+    """
+
+    process_pool_error: str | None
+
+    def caption(self) -> str:
+        raise NotImplementedError
+
+    def _headers_and_cells(self) -> tuple[list[str], list[list[object]]]:
+        raise NotImplementedError
+
+    def table(self) -> str:
+        """The plain-text table, with the caption above it."""
+        headers, cells = self._headers_and_cells()
+        text = self.caption() + "\n" + text_table(headers, cells)
+        if self.process_pool_error:
+            text += f"\nprocess pool not measured: {self.process_pool_error}"
+        return text
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        headers, cells = self._headers_and_cells()
+        return html_table(headers, cells, caption=self.caption())

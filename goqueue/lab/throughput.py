@@ -31,7 +31,7 @@ from goqueue.context import JobContext
 from goqueue.queue import Queue
 from goqueue.storage import JobStorage
 
-from .plots import available_cores, get_axes, gil_enabled, html_table, python_version, text_table
+from .plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
 
 __all__ = ["ThroughputResult", "ThroughputRow", "cpu_job", "measure_throughput"]
 
@@ -87,7 +87,7 @@ class ThroughputRow:
 
 
 @dataclass(frozen=True)
-class ThroughputResult:
+class ThroughputResult(MeasuredTable):
     """The rows of one ``measure_throughput`` call, and where they were measured.
 
     Prints as a text table; shows as an HTML table in Jupyter; ``plot()`` draws it.
@@ -131,21 +131,6 @@ class ThroughputResult:
         }.get(self.job, f"{self.job} jobs")
         gil = "GIL enabled" if self.gil_enabled else "GIL disabled"
         return f"{what}; {self.cores} cores; {self.python}, {gil}"
-
-    def table(self) -> str:
-        """The plain-text table, with the caption above it."""
-        headers, cells = self._headers_and_cells()
-        text = self.caption() + "\n" + text_table(headers, cells)
-        if self.process_pool_error:
-            text += f"\nprocess pool not measured: {self.process_pool_error}"
-        return text
-
-    def __str__(self) -> str:
-        return self.table()
-
-    def _repr_html_(self) -> str:
-        headers, cells = self._headers_and_cells()
-        return html_table(headers, cells, caption=self.caption())
 
     def plot(self, ax: Any = None) -> Any:
         """Draw jobs/s against workers, each series as a line, and the ideal line dashed.
