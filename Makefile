@@ -59,6 +59,7 @@ test: lint typecheck unit notebooks
 
 bench: $(STAMP)
 	$(BIN)/python bench/queue_vs_executor.py
+	$(BIN)/python bench/gil_handoff.py
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache test-artifacts
