@@ -187,12 +187,10 @@ def pinned(jobs: int, repeat: int) -> tuple[int, dict[str, Any]] | None:
         return None
     cpu = min(os.sched_getaffinity(0))
     options = ["--jobs", str(jobs), "--repeat", str(repeat), "--pinned-child", str(cpu)]
-    child = subprocess.run(
-        [sys.executable, __file__, *options],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    child = subprocess.run([sys.executable, __file__, *options], capture_output=True, text=True)
+    if child.returncode != 0:
+        sys.stderr.write(child.stderr)
+        raise SystemExit(f"pinned child failed with exit status {child.returncode}")
     return cpu, json.loads(child.stdout)
 
 
