@@ -7,13 +7,18 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   object the submitter or another worker also holds. When the run is over it hands that
   copy over to the storage (``JobStorage.hand_over_job``) and keeps no reference to it.
 * ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
-  job is final (scheduled retries included), and only then tells the workers to exit, one
-  sentinel each. The Go original cancelled its context first, so workers chose at random
-  between exiting and taking the next buffered job, and buffered jobs were dropped.
+  job is final (scheduled retries included), and only then tells the workers to exit. The
+  Go original cancelled its context first, so workers chose at random between exiting and
+  taking the next buffered job, and buffered jobs were dropped.
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
   for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
   thread holds it in a heap until its backoff is over, then puts it in the buffer.
+
+The buffer is what ``queue.Queue`` is inside, a ``deque`` guarded by a lock with conditions
+to wait on, built here on the pool's own lock. One lock means one acquire per job where
+a worker records the job it ran and takes the next id, and it lets the pool choose which
+idle worker to wake: only one at a time, the one that went idle last (see ``_wake_one``).
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from __future__ import annotations
 import enum
 import heapq
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -59,7 +64,7 @@ class QueueStatistics:
     workers: int
     submitted: int  # jobs accepted by this pool, including jobs recovered from storage
     unfinished: int  # accepted and not final yet
-    buffered: int  # job ids in the buffer (or just taken, their claim not yet counted)
+    buffered: int  # job ids in the buffer, not yet taken by a worker
     running: int  # jobs a worker is running right now
     scheduled_retries: int  # failed jobs waiting for their backoff to pass
     completed: int
@@ -80,7 +85,6 @@ class ShutdownReport:
     cancelled: tuple[str, ...] = ()
 
 
-_SENTINEL = None  # put once per worker: "no more jobs, exit"
 # Members as module constants for the code that runs on every job: on Python 3.11 looking
 # a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
 _RUNNING = PoolState.RUNNING
@@ -95,9 +99,7 @@ class WorkerPool:
         storage: where jobs are read, claimed and saved.
         registry: where workers look up each job's handler.
         worker_count: how many worker threads (>= 1). The buffer holds twice as many
-            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure)
-            until the workers have taken half of it, so that a blocked submitter is
-            woken once per half buffer rather than once per job.
+            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure).
         backoff: the default wait before a retry; the tutorial's ``Quadratic()``.
     """
 
@@ -118,12 +120,7 @@ class WorkerPool:
         self.processor = JobProcessor(storage)
         self.worker_count = worker_count
         self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
-        # The buffer of job ids. A SimpleQueue is implemented in C: a worker blocked in
-        # get() waits without running any Python code, and put() never blocks. The bound
-        # (backpressure) is kept by counting below, under self._lock, which the submit and
-        # the worker take anyway: so the bound costs no extra lock per job.
-        self._buffer: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._capacity = worker_count * 2
+        self._capacity = worker_count * 2  # job ids the buffer holds, as in the Go code
         # A submitter blocked on a full buffer is woken once the buffer is down to half,
         # and then fills it again in one go: one wake-up (a thread switch) per half buffer
         # instead of one per job, while every worker still has a job waiting for it.
@@ -140,18 +137,22 @@ class WorkerPool:
         # Guarded by self._lock:
         # Invariants: every id in _unfinished is stored and not final, or is being run;
         #             _scheduled holds only ids that are in _unfinished.
-        self._unfinished: set[str] = set()
+        self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
         self._scheduled: list[tuple[float, int, str]] = []  # heap of (due, seq, job id)
         self._sequence = 0  # tie-breaker for the heap
-        # Invariant: 0 <= _buffered <= _capacity; it counts the job ids put into _buffer
-        #            and not yet taken (claimed or refused) by a worker. Stop sentinels are
-        #            not counted: they are put after the last job id.
-        self._buffered = 0
-        # Notified when _buffered drops to _low_water or below, if _put_waiters > 0 (as
+        # The buffer: job ids for the workers, oldest first. Invariant: at most _capacity.
+        self._buffer: deque[str] = deque()
+        # Notified when the buffer drops to _low_water or below, if _put_waiters > 0 (as
         # many waiters as there is room for); notified (all) when stop cancels jobs, so
         # that a submitter whose job was cancelled stops waiting for room.
         self._not_full = threading.Condition(self._lock)
         self._put_waiters = 0  # threads in _put waiting for room (submitters, scheduler)
+        # Idle workers, each parked on its own lock (held, so that acquiring it again
+        # blocks) until a waker pops it and releases it. A stack: the worker that went
+        # idle last is woken first, while its memory is still in the CPU's caches.
+        self._parked: list[threading.Lock] = []
+        self._waking = 0  # workers released from _parked that have not taken the lock yet
+        self._workers_exit = False  # set by stop(): idle workers return instead of parking
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
         self._submitted = 0
@@ -219,7 +220,7 @@ class WorkerPool:
             for job in self.storage.list_jobs(JobStatus.PENDING):
                 if job.id in self._unfinished:
                     continue
-                self._unfinished.add(job.id)
+                self._unfinished[job.id] = job.type
                 self._submitted += 1
                 delay = 0.0
                 if job.next_attempt_at is not None:
@@ -245,13 +246,14 @@ class WorkerPool:
             self.storage.save_job(job)
             lock.acquire()
             try:
-                self._unfinished.add(job_id)
+                self._unfinished[job_id] = job.type
                 self._submitted += 1
                 if backoff is not None:
                     self._job_backoff[job_id] = backoff
-                if self._buffered < self._capacity:  # the common case: room at once
-                    self._buffered += 1
-                    self._buffer.put(job_id)
+                if len(self._buffer) < self._capacity:  # the common case: room at once
+                    self._buffer.append(job_id)
+                    if self._parked and not self._waking:
+                        self._wake_one()
                     return
             finally:
                 lock.release()
@@ -311,8 +313,12 @@ class WorkerPool:
             self._scheduler_exit = True
             self._retry_changed.notify_all()
         self._threads[-1].join()  # the scheduler first: it may still put into the buffer
-        for _ in range(self.worker_count):
-            self._buffer.put(_SENTINEL)
+        with self._lock:
+            # Workers still take what is buffered (ids of cancelled jobs, which they
+            # refuse) before they see this; parked ones are woken to see it.
+            self._workers_exit = True
+            while self._parked:
+                self._wake_one()
         for thread in self._threads[:-1]:
             thread.join()
         with self._lock:
@@ -399,7 +405,7 @@ class WorkerPool:
                 workers=self.worker_count,
                 submitted=self._submitted,
                 unfinished=len(self._unfinished),
-                buffered=self._buffered,
+                buffered=len(self._buffer),
                 running=self._running,
                 scheduled_retries=len(self._scheduled),
                 completed=counts[JobStatus.COMPLETED],
@@ -420,46 +426,98 @@ class WorkerPool:
             while True:
                 if job_id not in self._unfinished:
                     return
-                if self._buffered < self._capacity:
+                if len(self._buffer) < self._capacity:
                     break
                 self._not_full.wait()
         finally:
             self._put_waiters -= 1
-        self._buffered += 1
-        self._buffer.put(job_id)
+        self._buffer.append(job_id)
+        if self._parked and not self._waking:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Wake the worker that went idle last. Caller holds _lock; _parked is not empty.
+
+        Callers wake a worker only when no other is already on its way (``_waking`` is 0),
+        and a woken worker that finds more job ids than it takes wakes the next one. So
+        idle workers join in one after another while jobs keep coming (jobs that wait on
+        I/O all run at once), but a burst of quick jobs does not wake every idle worker
+        only for them to queue up for the GIL and find the buffer empty.
+        """
+        self._waking += 1
+        self._parked.pop().release()
 
     def _worker(self) -> None:
-        get = self._buffer.get
-        while True:
-            job_id = get()
-            if job_id is _SENTINEL:
-                return
-            try:
-                self._run(job_id)
-            except BaseException:  # the job's outcome is recorded; keep the worker alive
-                log.error("worker failed while running job %s", job_id, exc_info=True)
-
-    def _run(self, job_id: str) -> None:
-        job = self.storage.claim_job(job_id)
-        # This method runs for every job, so it takes the lock with acquire/try/finally:
-        # the same as ``with self._lock``, for less interpreter work.
+        wake = threading.Lock()
+        wake.acquire()  # held from now on: acquiring it again parks this thread
         lock = self._lock
-        lock.acquire()
+        job_id: str | None = None  # the job this worker has just run
+        outcome: tuple[JobStatus | None, datetime | None] = (None, None)
+        while True:
+            # One acquire per job, as in Go's ``for job := range pool.jobs`` loop: record
+            # the job just run, then take the next id (acquire/try/finally rather than
+            # ``with``: the same, for less interpreter work on every job).
+            lock.acquire()
+            try:
+                if job_id is not None:
+                    self._running -= 1
+                    try:
+                        self._after_run(job_id, *outcome)
+                    except Exception:  # the storage failed to cancel a retry
+                        log.error("worker could not record job %s", job_id, exc_info=True)
+                        self._finish(job_id, None)
+                taken = self._take(wake)
+                if taken is None:
+                    return
+                job_id, backoff = taken
+                self._running += 1
+            finally:
+                lock.release()
+            outcome = self._run(job_id, backoff)
+
+    def _take(self, wake: threading.Lock) -> tuple[str, BackoffPolicy] | None:
+        """The next job id and the backoff for its retries; None: exit. Holds _lock.
+
+        Parks the calling worker on *wake* (releasing _lock meanwhile) while the buffer
+        is empty.
+        """
+        buffer = self._buffer
+        while not buffer:
+            if self._workers_exit:
+                return None
+            self._parked.append(wake)
+            self._lock.release()
+            try:
+                wake.acquire()  # until _wake_one pops this worker's lock and releases it
+            finally:
+                self._lock.acquire()
+            self._waking -= 1
+        job_id = buffer.popleft()
+        if self._put_waiters and len(buffer) <= self._low_water:
+            self._not_full.notify(self._capacity - len(buffer))
+        if buffer and self._parked and not self._waking:
+            self._wake_one()  # more ids than this worker takes: let the next one in
+        backoff = (
+            self._job_backoff.get(job_id)
+            or self._type_backoff.get(self._unfinished.get(job_id, ""))
+            or self._default_backoff
+        )
+        return job_id, backoff
+
+    def _run(self, job_id: str, backoff: BackoffPolicy) -> tuple[JobStatus | None, datetime | None]:
+        """Claim and run one job, without holding _lock.
+
+        Returns:
+            The job's status after the run and when its retry is due; a status of None if
+            the job was not run (cancelled, or claimed by another process).
+        """
         try:
-            self._buffered -= 1  # taken: room for one more id
-            if self._put_waiters and self._buffered <= self._low_water:
-                self._not_full.notify(self._capacity - self._buffered)
-            if job is None:  # cancelled, or claimed by another process sharing the storage
-                self._finish(job_id, None)
-                return
-            self._running += 1
-            backoff = (
-                self._job_backoff.get(job_id)
-                or self._type_backoff.get(job.type)
-                or self._default_backoff
-            )
-        finally:
-            lock.release()
+            job = self.storage.claim_job(job_id)
+        except Exception:
+            log.error("worker could not claim job %s", job_id, exc_info=True)
+            return None, None
+        if job is None:  # cancelled, or claimed by another process sharing the storage
+            return None, None
         # The outcome, read before the job is handed over to the storage (None: not yet).
         status: JobStatus | None = None
         next_attempt_at: datetime | None = None
@@ -474,19 +532,22 @@ class WorkerPool:
             # Ownership transfer: the storage may keep this very object, so from here
             # on this thread does not touch it (it only reads the two values above).
             self.storage.hand_over_job(job)
-        finally:
+        except BaseException:  # the outcome is recorded below; keep the worker alive
+            log.error("worker failed while running job %s", job_id, exc_info=True)
             if status is None:  # not handed over (the handler raised a BaseException)
                 status, next_attempt_at = job.status, job.next_attempt_at
-            lock.acquire()
-            try:
-                self._running -= 1
-                self._after_run(job_id, status, next_attempt_at)
-            finally:
-                lock.release()
+        return status, next_attempt_at
 
-    def _after_run(self, job_id: str, status: JobStatus, next_attempt_at: datetime | None) -> None:
-        """Record a run's outcome: final, or scheduled for retry. Caller holds _lock."""
-        if status is _PENDING:
+    def _after_run(
+        self, job_id: str, status: JobStatus | None, next_attempt_at: datetime | None
+    ) -> None:
+        """Record a run's outcome: final, or scheduled for retry. Caller holds _lock.
+
+        A *status* of None means the job was not run (see ``_run``).
+        """
+        if status is None:
+            self._finish(job_id, None)
+        elif status is _PENDING:
             if self._cancelled.is_set():  # stopping without draining: no retry
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
@@ -528,9 +589,8 @@ class WorkerPool:
 
     def _finish(self, job_id: str, status: JobStatus | None) -> None:
         """Count *job_id* as final (once). Caller holds _lock."""
-        if job_id not in self._unfinished:
+        if self._unfinished.pop(job_id, None) is None:
             return
-        self._unfinished.discard(job_id)
         if self._job_backoff:  # seldom: only jobs submitted with their own backoff
             self._job_backoff.pop(job_id, None)
         if status is not None:
