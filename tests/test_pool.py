@@ -305,3 +305,26 @@ def test_repr_shows_state_and_counts() -> None:
     assert repr(pool) == (
         "<WorkerPool new workers=3 unfinished=0 running=0 completed=0 failed=0 cancelled=0>"
     )
+
+
+@pytest.mark.parametrize("quick_jobs_first", [0, 200])
+def test_jobs_that_can_only_finish_together_all_run_at_once(quick_jobs_first: int) -> None:
+    # Idle workers must be woken while job ids wait, even when the submitter stops
+    # submitting and the only awake worker is inside a job that does not return: here
+    # every job waits for all the others. Run once on fresh workers and once on workers
+    # whose last jobs were quick ones, so a pool that wakes helpers only for slow jobs fails.
+    workers = 8
+    barrier = threading.Barrier(workers, timeout=FAILURE_BOUND)
+    pool = make_pool(workers, quick=noop, meet=lambda ctx, payload: barrier.wait())
+    pool.start()
+    jobs = [Job(type="meet") for _ in range(workers)]
+    try:
+        for _ in range(quick_jobs_first):
+            pool.submit(Job(type="quick"))
+        pool.join(timeout=FAILURE_BOUND)
+        for job in jobs:  # the buffer holds 16 ids: these 8 are submitted without blocking
+            pool.submit(job)
+        pool.join(timeout=FAILURE_BOUND)
+    finally:
+        pool.stop()
+    assert [status(pool, job) for job in jobs] == [S.COMPLETED] * workers
