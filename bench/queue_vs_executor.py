@@ -5,7 +5,10 @@ Two measurements:
 1. **No-op jobs** at 1, 4 and 16 workers: submit N jobs, then wait for all of them
    (``Queue.join()`` / ``concurrent.futures.wait``). This is pure overhead: the executor
    keeps a Future per call; goqueue keeps a stored, copied, status-tracked ``Job``.
-   Goal: ratio goqueue / executor >= 1.0 at 4 workers.
+   Goal: ratio goqueue / executor >= 1.0 at 4 workers. goqueue's buffer holds 2 x workers
+   job ids (the Go code's bound); the executor's queue has no bound. A last row runs
+   4 workers with ``buffer_size=64`` to show what the bound costs (``bench/gil_handoff.py``
+   explains why: each refill of the buffer moves the GIL twice).
 2. **Sleeping jobs**: 64 workers, each job sleeps 10 ms, so the ideal is
    64 / 0.01 s = 6,400 jobs/s. Goal: >= 95 % of ideal.
 
@@ -36,9 +39,11 @@ def noop() -> None:
     return None
 
 
-def goqueue_rate(workers: int, jobs: int, handler: Callable[..., None]) -> float:
+def goqueue_rate(
+    workers: int, jobs: int, handler: Callable[..., None], buffer_size: int | None = None
+) -> float:
     """Jobs per second through a started Queue: submit *jobs*, join."""
-    queue = Queue(workers=workers)
+    queue = Queue(workers=workers, buffer_size=buffer_size)
     queue.register_handler("job", handler)
     queue.start()
     try:
@@ -103,18 +108,23 @@ def main() -> None:
 
     print(f"no-op jobs: {args.jobs} per run, medians of {args.repeat} alternating runs")
     print(
-        f"{'workers':>7}  {'goqueue jobs/s':>14}  {'executor jobs/s':>15}  {'ratio':>5}"
+        f"{'workers':>12}  {'goqueue jobs/s':>14}  {'executor jobs/s':>15}  {'ratio':>5}"
         f"  {'goqueue CPU us/job':>18}  {'executor CPU us/job':>19}"
     )
-    for workers in (1, 4, 16):
+    for workers, buffer_size in ((1, None), (4, None), (16, None), (4, 64)):
+
+        def ours_once(w: int = workers, b: int | None = buffer_size) -> float:
+            return goqueue_rate(w, args.jobs, noop_handler, b)
+
+        def theirs_once(w: int = workers) -> float:
+            return executor_rate(w, args.jobs, noop)
+
         ours, theirs, ratio, our_cpu, their_cpu = medians_of_alternating(
-            args.repeat,
-            args.jobs,
-            lambda w=workers: goqueue_rate(w, args.jobs, noop_handler),
-            lambda w=workers: executor_rate(w, args.jobs, noop),
+            args.repeat, args.jobs, ours_once, theirs_once
         )
+        label = str(workers) if buffer_size is None else f"{workers}, buffer {buffer_size}"
         print(
-            f"{workers:>7}  {ours:>14,.0f}  {theirs:>15,.0f}  {ratio:>5.2f}"
+            f"{label:>12}  {ours:>14,.0f}  {theirs:>15,.0f}  {ratio:>5.2f}"
             f"  {our_cpu:>18.1f}  {their_cpu:>19.1f}"
         )
 

@@ -92,15 +92,25 @@ _PENDING = JobStatus.PENDING
 _FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
 class WorkerPool:
     """A fixed number of worker threads running jobs from a bounded buffer.
 
     Args:
         storage: where jobs are read, claimed and saved.
         registry: where workers look up each job's handler.
-        worker_count: how many worker threads (>= 1). The buffer holds twice as many
-            job ids, as in the Go code; a full buffer blocks ``submit`` (backpressure).
+        worker_count: how many worker threads (>= 1).
         backoff: the default wait before a retry; the tutorial's ``Quadratic()``.
+        buffer_size: how many job ids may wait for a worker (>= 1); twice the workers
+            by default, as in the Go code. A full buffer blocks ``submit``
+            (backpressure). A larger buffer lets a submitter run further ahead: fewer
+            thread switches per job for short jobs, more jobs accepted but not started.
     """
 
     def __init__(
@@ -110,21 +120,22 @@ class WorkerPool:
         worker_count: int,
         *,
         backoff: BackoffPolicy | None = None,
+        buffer_size: int | None = None,
     ) -> None:
-        if isinstance(worker_count, bool) or not isinstance(worker_count, int):
-            raise TypeError(f"worker_count must be an int, got {type(worker_count).__name__}")
-        if worker_count < 1:
-            raise ValueError(f"worker_count must be >= 1, got {worker_count}")
+        _check_count("worker_count", worker_count)
+        if buffer_size is None:
+            buffer_size = worker_count * 2
+        _check_count("buffer_size", buffer_size)
         self.storage = storage
         self.registry = registry
         self.processor = JobProcessor(storage)
         self.worker_count = worker_count
         self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
-        self._capacity = worker_count * 2  # job ids the buffer holds, as in the Go code
+        self.buffer_size = buffer_size
         # A submitter blocked on a full buffer is woken once the buffer is down to half,
         # and then fills it again in one go: one wake-up (a thread switch) per half buffer
-        # instead of one per job, while every worker still has a job waiting for it.
-        self._low_water = worker_count
+        # instead of one per job, while the workers still have jobs waiting for them.
+        self._low_water = buffer_size // 2
         self._cancelled = threading.Event()  # set when stopping without draining
         self._threads: list[threading.Thread] = []
 
@@ -140,7 +151,7 @@ class WorkerPool:
         self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
         self._scheduled: list[tuple[float, int, str]] = []  # heap of (due, seq, job id)
         self._sequence = 0  # tie-breaker for the heap
-        # The buffer: job ids for the workers, oldest first. Invariant: at most _capacity.
+        # The buffer: job ids for the workers, oldest first. Invariant: at most buffer_size.
         self._buffer: deque[str] = deque()
         # Notified when the buffer drops to _low_water or below, if _put_waiters > 0 (as
         # many waiters as there is room for); notified (all) when stop cancels jobs, so
@@ -250,7 +261,7 @@ class WorkerPool:
                 self._submitted += 1
                 if backoff is not None:
                     self._job_backoff[job_id] = backoff
-                if len(self._buffer) < self._capacity:  # the common case: room at once
+                if len(self._buffer) < self.buffer_size:  # the common case: room at once
                     self._buffer.append(job_id)
                     if self._parked and not self._waking:
                         self._wake_one()
@@ -426,7 +437,7 @@ class WorkerPool:
             while True:
                 if job_id not in self._unfinished:
                     return
-                if len(self._buffer) < self._capacity:
+                if len(self._buffer) < self.buffer_size:
                     break
                 self._not_full.wait()
         finally:
@@ -494,7 +505,7 @@ class WorkerPool:
             self._waking -= 1
         job_id = buffer.popleft()
         if self._put_waiters and len(buffer) <= self._low_water:
-            self._not_full.notify(self._capacity - len(buffer))
+            self._not_full.notify(self.buffer_size - len(buffer))
         if buffer and self._parked and not self._waking:
             self._wake_one()  # more ids than this worker takes: let the next one in
         backoff = (

@@ -35,6 +35,8 @@ class Queue:
         storage: where jobs are kept; a new ``MemoryStorage`` by default.
         backoff: the default wait before a retry (``goqueue.backoff``); the tutorial's
             ``attempts ** 2`` seconds by default.
+        buffer_size: how many submitted jobs may wait for a worker before ``submit_job``
+            blocks; twice the workers by default, as in the Go code (see ``WorkerPool``).
     """
 
     def __init__(
@@ -43,10 +45,13 @@ class Queue:
         storage: JobStorage | None = None,
         *,
         backoff: BackoffPolicy | None = None,
+        buffer_size: int | None = None,
     ) -> None:
         self.storage: JobStorage = storage if storage is not None else MemoryStorage()
         self.registry = Registry()
-        self.pool = WorkerPool(self.storage, self.registry, workers, backoff=backoff)
+        self.pool = WorkerPool(
+            self.storage, self.registry, workers, backoff=backoff, buffer_size=buffer_size
+        )
 
     def __repr__(self) -> str:
         s = self.pool.statistics()

@@ -60,6 +60,24 @@ def test_worker_count_is_checked(count: object, error: type[Exception], message:
         WorkerPool(MemoryStorage(), Registry(), count)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("size", "error", "message"),
+    [
+        (0, ValueError, r"^buffer_size must be >= 1, got 0$"),
+        (1.5, TypeError, r"^buffer_size must be an int, got float$"),
+        (False, TypeError, r"^buffer_size must be an int, got bool$"),
+    ],
+)
+def test_buffer_size_is_checked(size: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        WorkerPool(MemoryStorage(), Registry(), 2, buffer_size=size)  # type: ignore[arg-type]
+
+
+def test_the_buffer_holds_twice_the_workers_unless_told_otherwise() -> None:
+    assert make_pool(3).buffer_size == 6
+    assert WorkerPool(MemoryStorage(), Registry(), 3, buffer_size=1).buffer_size == 1
+
+
 def test_states_move_forward_only() -> None:
     pool = make_pool(2, email=noop)
     assert pool.state is PoolState.NEW

@@ -314,22 +314,28 @@ def test_submit_before_start_raises_and_stores_nothing(make_queue: Callable[...,
     assert queue.storage.list_jobs() == []
 
 
+@pytest.mark.parametrize(
+    ("options", "room"),
+    [({}, 2), ({"buffer_size": 5}, 5)],  # twice the workers by default, as in the Go code
+    ids=["default", "buffer_size=5"],
+)
 def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
-    make_queue: Callable[..., Queue],
+    make_queue: Callable[..., Queue], options: dict[str, int], room: int
 ) -> None:
     gate = Gate()
-    queue = make_queue(workers=1)  # buffer of 2
+    queue = make_queue(workers=1, **options)
     queue.register_handler("email", gate)
     queue.start()
     first = queue.submit_job("email")
     gate.any_started.wait(FAILURE_BOUND)
-    buffered = [queue.submit_job("email") for _ in range(2)]
-    assert queue.statistics().buffered == 2
+    buffered = [queue.submit_job("email") for _ in range(room)]
+    assert queue.statistics().buffered == room
     late: list[Job] = []
     submitter = threading.Thread(target=lambda: late.append(queue.submit_job("email")))
     submitter.start()
     try:
-        wait_until(lambda: len(queue.storage.list_jobs()) == 4)  # saved, now blocked in put
+        # saved, now blocked waiting for room
+        wait_until(lambda: len(queue.storage.list_jobs()) == room + 2)
         submitter.join(0.2)
         assert submitter.is_alive(), "submit_job returned although the buffer was full"
         assert late == []
@@ -339,7 +345,7 @@ def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
     queue.join(timeout=FAILURE_BOUND)
     ids = [first.id, *(job.id for job in buffered), late[0].id]
     assert gate.started == ids
-    assert [queue.get_job(job_id).status for job_id in ids] == [S.COMPLETED] * 4
+    assert [queue.get_job(job_id).status for job_id in ids] == [S.COMPLETED] * (room + 2)
 
 
 def test_wait_and_join_time_out(make_queue: Callable[..., Queue]) -> None:
