@@ -13,7 +13,8 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
   for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
-  thread holds it in a heap until its backoff is over, then puts it in the buffer.
+  thread keeps it in a ``RetrySchedule`` (``goqueue.schedule``) until its backoff is over,
+  then puts it in the buffer.
 
 The buffer is what ``queue.Queue`` is inside, a ``deque`` guarded by a lock with conditions
 to wait on, built here on the pool's own lock. One lock means one acquire per job where
@@ -24,7 +25,6 @@ idle worker to wake: only one at a time, the one that went idle last (see ``_wak
 from __future__ import annotations
 
 import enum
-import heapq
 import logging
 import threading
 import time
@@ -37,6 +37,7 @@ from .errors import JobNotFound, QueueClosed, QueueStateError, UnknownJobType
 from .job import Job, JobStatus
 from .processor import JobProcessor
 from .registry import Registry
+from .schedule import RetrySchedule
 from .storage import JobStorage
 
 __all__ = ["PoolState", "QueueStatistics", "ShutdownReport", "WorkerPool"]
@@ -147,10 +148,9 @@ class WorkerPool:
         self._state = PoolState.NEW
         # Guarded by self._lock:
         # Invariants: every id in _unfinished is stored and not final, or is being run;
-        #             _scheduled holds only ids that are in _unfinished.
+        #             _retries holds only ids that are in _unfinished.
         self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
-        self._scheduled: list[tuple[float, int, str]] = []  # heap of (due, seq, job id)
-        self._sequence = 0  # tie-breaker for the heap
+        self._retries = RetrySchedule(self._lock)  # failed jobs waiting for their backoff
         # The buffer: job ids for the workers, oldest first. Invariant: at most buffer_size.
         self._buffer: deque[str] = deque()
         # Notified when the buffer drops to _low_water or below, if _put_waiters > 0 (as
@@ -179,10 +179,6 @@ class WorkerPool:
         self._job_waiters = 0  # threads in wait()
         # (Counting waiters lets a worker skip two notify_all calls per job when nobody
         # waits: the common case, and a measurable share of the per-job cost.)
-        # Notified when _scheduled gains an earlier entry or the pool stops.
-        self._retry_changed = threading.Condition(self._lock)
-        # Set by stop() once the scheduler must exit.
-        self._scheduler_exit = False
         # Notified when stop() has finished (for a second, concurrent stop()).
         self._stopped = threading.Condition(self._lock)
 
@@ -236,7 +232,7 @@ class WorkerPool:
                 delay = 0.0
                 if job.next_attempt_at is not None:
                     delay = max(0.0, (job.next_attempt_at - now).total_seconds())
-                self._schedule(job.id, delay)
+                self._retries.add(job.id, delay)
 
     def submit(self, job: Job, *, backoff: BackoffPolicy | None = None) -> None:
         """Save *job* and hand its id to the workers; block while the buffer is full.
@@ -321,8 +317,7 @@ class WorkerPool:
             # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
             # retry, CANCELLED (see _after_run).
             self._wait_idle(None)
-            self._scheduler_exit = True
-            self._retry_changed.notify_all()
+            self._retries.close()  # the scheduler exits
         self._threads[-1].join()  # the scheduler first: it may still put into the buffer
         with self._lock:
             # Workers still take what is buffered (ids of cancelled jobs, which they
@@ -342,7 +337,7 @@ class WorkerPool:
         """Cancel every accepted job that is pending (buffered or scheduled)."""
         self._cancelled.set()
         with self._lock:
-            self._scheduled.clear()
+            self._retries.clear()
             for job_id in list(self._unfinished):
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
@@ -418,7 +413,7 @@ class WorkerPool:
                 unfinished=len(self._unfinished),
                 buffered=len(self._buffer),
                 running=self._running,
-                scheduled_retries=len(self._scheduled),
+                scheduled_retries=len(self._retries),
                 completed=counts[JobStatus.COMPLETED],
                 failed=counts[JobStatus.FAILED],
                 cancelled=counts[JobStatus.CANCELLED],
@@ -567,35 +562,17 @@ class WorkerPool:
             delay = 0.0
             if next_attempt_at is not None:
                 delay = (next_attempt_at - datetime.now(timezone.utc)).total_seconds()
-            self._schedule(job_id, max(0.0, delay))
+            self._retries.add(job_id, max(0.0, delay))
         elif status in _FINAL:
             self._finish(job_id, status)
         else:  # still PROCESSING: saving the outcome failed; the storage has it running
             log.error("job %s left %s: its outcome could not be saved", job_id, status)
             self._finish(job_id, None)
 
-    def _schedule(self, job_id: str, delay: float) -> None:
-        """Put *job_id* on the retry heap, due in *delay* seconds. Caller holds _lock."""
-        self._sequence += 1
-        heapq.heappush(self._scheduled, (time.monotonic() + delay, self._sequence, job_id))
-        if self._scheduled[0][2] == job_id:
-            self._retry_changed.notify()
-
     def _scheduler(self) -> None:
-        """Move retries from the heap to the buffer as they fall due."""
-        while True:
-            with self._lock:
-                while True:
-                    if self._scheduler_exit:
-                        return
-                    if not self._scheduled:
-                        self._retry_changed.wait()
-                        continue
-                    remaining = self._scheduled[0][0] - time.monotonic()
-                    if remaining <= 0:
-                        _, _, job_id = heapq.heappop(self._scheduled)
-                        break
-                    self._retry_changed.wait(remaining)
+        """Move retries from the schedule to the buffer as they fall due."""
+        with self._lock:
+            while (job_id := self._retries.next_due()) is not None:
                 self._put(job_id)  # waits for room; the wait lets the workers in
 
     def _finish(self, job_id: str, status: JobStatus | None) -> None:
