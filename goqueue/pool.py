@@ -16,10 +16,8 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   thread keeps it in a ``RetrySchedule`` (``goqueue.schedule``) until its backoff is over,
   then puts it in the buffer.
 
-The buffer is what ``queue.Queue`` is inside, a ``deque`` guarded by a lock with conditions
-to wait on, built here on the pool's own lock. One lock means one acquire per job where
-a worker records the job it ran and takes the next id, and it lets the pool choose which
-idle worker to wake: only one at a time, the one that went idle last (see ``_wake_one``).
+The buffer (``goqueue.buffer.JobBuffer``) runs on the pool's lock, so a worker records the
+job it ran and takes the next id in one acquire; it wakes idle workers one at a time.
 """
 
 from __future__ import annotations
@@ -28,11 +26,11 @@ import enum
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .backoff import BackoffPolicy, Quadratic
+from .buffer import JobBuffer
 from .errors import JobNotFound, QueueClosed, QueueStateError, UnknownJobType
 from .job import Job, JobStatus
 from .processor import JobProcessor
@@ -133,10 +131,6 @@ class WorkerPool:
         self.worker_count = worker_count
         self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
         self.buffer_size = buffer_size
-        # A submitter blocked on a full buffer is woken once the buffer is down to half,
-        # and then fills it again in one go: one wake-up (a thread switch) per half buffer
-        # instead of one per job, while the workers still have jobs waiting for them.
-        self._low_water = buffer_size // 2
         self._cancelled = threading.Event()  # set when stopping without draining
         self._threads: list[threading.Thread] = []
 
@@ -151,19 +145,8 @@ class WorkerPool:
         #             _retries holds only ids that are in _unfinished.
         self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
         self._retries = RetrySchedule(self._lock)  # failed jobs waiting for their backoff
-        # The buffer: job ids for the workers, oldest first. Invariant: at most buffer_size.
-        self._buffer: deque[str] = deque()
-        # Notified when the buffer drops to _low_water or below, if _put_waiters > 0 (as
-        # many waiters as there is room for); notified (all) when stop cancels jobs, so
-        # that a submitter whose job was cancelled stops waiting for room.
-        self._not_full = threading.Condition(self._lock)
-        self._put_waiters = 0  # threads in _put waiting for room (submitters, scheduler)
-        # Idle workers, each parked on its own lock (held, so that acquiring it again
-        # blocks) until a waker pops it and releases it. A stack: the worker that went
-        # idle last is woken first, while its memory is still in the CPU's caches.
-        self._parked: list[threading.Lock] = []
-        self._waking = 0  # workers released from _parked that have not taken the lock yet
-        self._workers_exit = False  # set by stop(): idle workers return instead of parking
+        # Job ids waiting for a worker; on self._lock, like everything here.
+        self._buffer = JobBuffer(self._lock, buffer_size)
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
         self._submitted = 0
@@ -257,10 +240,7 @@ class WorkerPool:
                 self._submitted += 1
                 if backoff is not None:
                     self._job_backoff[job_id] = backoff
-                if len(self._buffer) < self.buffer_size:  # the common case: room at once
-                    self._buffer.append(job_id)
-                    if self._parked and not self._waking:
-                        self._wake_one()
+                if self._buffer.offer(job_id):  # the common case: room at once
                     return
             finally:
                 lock.release()
@@ -269,7 +249,7 @@ class WorkerPool:
         # The buffer is full: wait for room (backpressure, like the Go channel), but
         # without _submit_lock, so that stop() can still get in and cancel this job.
         with self._lock:
-            self._put(job_id)
+            self._buffer.put(job_id, self._unfinished.__contains__)
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
@@ -321,10 +301,8 @@ class WorkerPool:
         self._threads[-1].join()  # the scheduler first: it may still put into the buffer
         with self._lock:
             # Workers still take what is buffered (ids of cancelled jobs, which they
-            # refuse) before they see this; parked ones are woken to see it.
-            self._workers_exit = True
-            while self._parked:
-                self._wake_one()
+            # refuse) before they return.
+            self._buffer.close()
         for thread in self._threads[:-1]:
             thread.join()
         with self._lock:
@@ -342,8 +320,7 @@ class WorkerPool:
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
                     self._cancelled_ids.append(job_id)
-            if self._put_waiters:  # their jobs are cancelled now: no need to wait for room
-                self._not_full.notify_all()
+            self._buffer.release_put_waiters()  # their jobs are cancelled: stop waiting
 
     # -- waiting --------------------------------------------------------------------
 
@@ -421,38 +398,6 @@ class WorkerPool:
 
     # -- the threads ----------------------------------------------------------------
 
-    def _put(self, job_id: str) -> None:
-        """Put *job_id* in the buffer once it has room. Caller holds _lock.
-
-        Returns without putting if the job stops being unfinished meanwhile (cancelled by
-        ``stop(drain=False)``): no worker needs to see it, and perhaps none is left.
-        """
-        self._put_waiters += 1
-        try:
-            while True:
-                if job_id not in self._unfinished:
-                    return
-                if len(self._buffer) < self.buffer_size:
-                    break
-                self._not_full.wait()
-        finally:
-            self._put_waiters -= 1
-        self._buffer.append(job_id)
-        if self._parked and not self._waking:
-            self._wake_one()
-
-    def _wake_one(self) -> None:
-        """Wake the worker that went idle last. Caller holds _lock; _parked is not empty.
-
-        Callers wake a worker only when no other is already on its way (``_waking`` is 0),
-        and a woken worker that finds more job ids than it takes wakes the next one. So
-        idle workers join in one after another while jobs keep coming (jobs that wait on
-        I/O all run at once), but a burst of quick jobs does not wake every idle worker
-        only for them to queue up for the GIL and find the buffer empty.
-        """
-        self._waking += 1
-        self._parked.pop().release()
-
     def _worker(self) -> None:
         wake = threading.Lock()
         wake.acquire()  # held from now on: acquiring it again parks this thread
@@ -472,43 +417,18 @@ class WorkerPool:
                     except Exception:  # the storage failed to cancel a retry
                         log.error("worker could not record job %s", job_id, exc_info=True)
                         self._finish(job_id, None)
-                taken = self._take(wake)
-                if taken is None:
+                job_id = self._buffer.take(wake)
+                if job_id is None:  # stopped, and the buffer is empty
                     return
-                job_id, backoff = taken
                 self._running += 1
+                backoff = (
+                    self._job_backoff.get(job_id)
+                    or self._type_backoff.get(self._unfinished.get(job_id, ""))
+                    or self._default_backoff
+                )
             finally:
                 lock.release()
             outcome = self._run(job_id, backoff)
-
-    def _take(self, wake: threading.Lock) -> tuple[str, BackoffPolicy] | None:
-        """The next job id and the backoff for its retries; None: exit. Holds _lock.
-
-        Parks the calling worker on *wake* (releasing _lock meanwhile) while the buffer
-        is empty.
-        """
-        buffer = self._buffer
-        while not buffer:
-            if self._workers_exit:
-                return None
-            self._parked.append(wake)
-            self._lock.release()
-            try:
-                wake.acquire()  # until _wake_one pops this worker's lock and releases it
-            finally:
-                self._lock.acquire()
-            self._waking -= 1
-        job_id = buffer.popleft()
-        if self._put_waiters and len(buffer) <= self._low_water:
-            self._not_full.notify(self.buffer_size - len(buffer))
-        if buffer and self._parked and not self._waking:
-            self._wake_one()  # more ids than this worker takes: let the next one in
-        backoff = (
-            self._job_backoff.get(job_id)
-            or self._type_backoff.get(self._unfinished.get(job_id, ""))
-            or self._default_backoff
-        )
-        return job_id, backoff
 
     def _run(self, job_id: str, backoff: BackoffPolicy) -> tuple[JobStatus | None, datetime | None]:
         """Claim and run one job, without holding _lock.
@@ -573,7 +493,8 @@ class WorkerPool:
         """Move retries from the schedule to the buffer as they fall due."""
         with self._lock:
             while (job_id := self._retries.next_due()) is not None:
-                self._put(job_id)  # waits for room; the wait lets the workers in
+                # Waits for room (the wait lets the workers in); gives up if cancelled.
+                self._buffer.put(job_id, self._unfinished.__contains__)
 
     def _finish(self, job_id: str, status: JobStatus | None) -> None:
         """Count *job_id* as final (once). Caller holds _lock."""

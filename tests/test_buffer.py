@@ -1,0 +1,107 @@
+"""JobBuffer: bounded FIFO, backpressure with a low-water mark, parked workers woken last-first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from support import FAILURE_BOUND
+
+from goqueue.buffer import JobBuffer
+
+
+def started_under(lock: threading.Lock, body: Callable[[], None]) -> threading.Thread:
+    """Start a thread that runs *body* holding *lock*; return once *body* has released it
+    (by waiting or parking), so the thread is known to be blocked in there."""
+    holding = threading.Event()
+
+    def run() -> None:
+        with lock:
+            holding.set()
+            body()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    holding.wait(FAILURE_BOUND)
+    with lock:  # only possible once *body* has released the lock
+        pass
+    return thread
+
+
+def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:
+    lock = threading.Lock()
+    buffer = JobBuffer(lock, capacity=3)
+    wake = threading.Lock()
+    wake.acquire()
+    with lock:
+        assert [buffer.offer(job_id) for job_id in "abcd"] == [True, True, True, False]
+        assert len(buffer) == 3
+        assert [buffer.take(wake) for _ in range(3)] == ["a", "b", "c"]
+
+
+def test_a_blocked_put_gets_in_once_the_buffer_is_down_to_half() -> None:
+    lock = threading.Lock()
+    buffer = JobBuffer(lock, capacity=4)
+    wake = threading.Lock()
+    wake.acquire()
+    with lock:
+        for job_id in "abcd":
+            buffer.offer(job_id)
+    putter = started_under(lock, lambda: buffer.put("e", lambda job_id: True))
+    with lock:
+        assert buffer.take(wake) == "a"  # 3 left: above half, the putter sleeps on
+        assert buffer.take(wake) == "b"  # 2 left: half, the putter is notified
+    putter.join(FAILURE_BOUND)
+    assert not putter.is_alive()
+    with lock:
+        assert [buffer.take(wake) for _ in range(3)] == ["c", "d", "e"]
+
+
+def test_a_put_whose_job_is_no_longer_wanted_gives_up_when_released() -> None:
+    lock = threading.Lock()
+    buffer = JobBuffer(lock, capacity=1)
+    wanted = {"late"}
+    with lock:
+        buffer.offer("first")
+    putter = started_under(lock, lambda: buffer.put("late", wanted.__contains__))
+    with lock:
+        wanted.clear()  # cancelled while waiting for room
+        buffer.release_put_waiters()
+    putter.join(FAILURE_BOUND)
+    assert not putter.is_alive()
+    assert len(buffer) == 1
+
+
+def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest() -> None:
+    lock = threading.Lock()
+    buffer = JobBuffer(lock, capacity=4)
+    taken: dict[str, str | None] = {}
+
+    def worker(name: str) -> Callable[[], None]:
+        wake = threading.Lock()
+        wake.acquire()
+        return lambda: taken.__setitem__(name, buffer.take(wake))
+
+    threads = {name: started_under(lock, worker(name)) for name in ("first", "second", "last")}
+    try:
+        with lock:
+            buffer.offer("job")
+        threads["last"].join(FAILURE_BOUND)
+        assert taken == {"last": "job"}
+        with lock:
+            buffer.close()
+    finally:
+        for thread in threads.values():
+            thread.join(FAILURE_BOUND)
+    assert taken == {"last": "job", "first": None, "second": None}
+
+
+def test_a_closed_buffer_still_hands_out_what_it_holds() -> None:
+    lock = threading.Lock()
+    buffer = JobBuffer(lock, capacity=2)
+    wake = threading.Lock()
+    wake.acquire()
+    with lock:
+        buffer.offer("a")
+        buffer.close()
+        assert [buffer.take(wake), buffer.take(wake)] == ["a", None]
