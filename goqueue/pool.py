@@ -399,6 +399,7 @@ class WorkerPool:
     # -- the threads ----------------------------------------------------------------
 
     def _worker(self) -> None:
+        """Each worker thread's loop: record the job just run, take the next id, run it."""
         wake = threading.Lock()
         wake.acquire()  # held from now on: acquiring it again parks this thread
         lock = self._lock
