@@ -5,27 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, started_under
 
 from goqueue.buffer import JobBuffer
-
-
-def started_under(lock: threading.Lock, body: Callable[[], None]) -> threading.Thread:
-    """Start a thread that runs *body* holding *lock*; return once *body* has released it
-    (by waiting or parking), so the thread is known to be blocked in there."""
-    holding = threading.Event()
-
-    def run() -> None:
-        with lock:
-            holding.set()
-            body()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    holding.wait(FAILURE_BOUND)
-    with lock:  # only possible once *body* has released the lock
-        pass
-    return thread
 
 
 def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, started_under
 
 from goqueue.schedule import RetrySchedule
 
@@ -24,22 +24,9 @@ def test_ids_come_out_in_due_order_and_ties_in_the_order_added() -> None:
 def start_waiter(
     lock: threading.Lock, schedule: RetrySchedule
 ) -> tuple[threading.Thread, list[str | None]]:
-    """A thread in ``next_due``: when this returns, it is waiting (it held the lock until
-    its wait released it, and we have taken the lock since)."""
+    """A thread blocked in ``next_due``, and the list its result will be appended to."""
     got: list[str | None] = []
-    holding = threading.Event()
-
-    def waiter() -> None:
-        with lock:
-            holding.set()
-            got.append(schedule.next_due())
-
-    thread = threading.Thread(target=waiter, daemon=True)
-    thread.start()
-    holding.wait(FAILURE_BOUND)
-    with lock:  # only possible once the waiter's wait has released the lock
-        pass
-    return thread, got
+    return started_under(lock, lambda: got.append(schedule.next_due())), got
 
 
 def test_an_earlier_retry_wakes_a_scheduler_waiting_for_a_later_one() -> None:
