@@ -10,11 +10,17 @@ from support import FAILURE_BOUND, started_under
 from goqueue.buffer import JobBuffer
 
 
+def wake_lock() -> threading.Lock:
+    """A worker's own lock as ``JobBuffer.take`` expects it: already held."""
+    wake = threading.Lock()
+    wake.acquire()
+    return wake
+
+
 def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:
     lock = threading.Lock()
     buffer = JobBuffer(lock, capacity=3)
-    wake = threading.Lock()
-    wake.acquire()
+    wake = wake_lock()
     with lock:
         assert [buffer.offer(job_id) for job_id in "abcd"] == [True, True, True, False]
         assert len(buffer) == 3
@@ -24,8 +30,7 @@ def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:
 def test_a_blocked_put_gets_in_once_the_buffer_is_down_to_half() -> None:
     lock = threading.Lock()
     buffer = JobBuffer(lock, capacity=4)
-    wake = threading.Lock()
-    wake.acquire()
+    wake = wake_lock()
     with lock:
         for job_id in "abcd":
             buffer.offer(job_id)
@@ -60,8 +65,7 @@ def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest(
     taken: dict[str, str | None] = {}
 
     def worker(name: str) -> Callable[[], None]:
-        wake = threading.Lock()
-        wake.acquire()
+        wake = wake_lock()
         return lambda: taken.__setitem__(name, buffer.take(wake))
 
     threads = {name: started_under(lock, worker(name)) for name in ("first", "second", "last")}
@@ -81,8 +85,7 @@ def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest(
 def test_a_closed_buffer_still_hands_out_what_it_holds() -> None:
     lock = threading.Lock()
     buffer = JobBuffer(lock, capacity=2)
-    wake = threading.Lock()
-    wake.acquire()
+    wake = wake_lock()
     with lock:
         buffer.offer("a")
         buffer.close()
