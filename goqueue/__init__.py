@@ -21,10 +21,11 @@ from .errors import (
     UnknownJobType,
 )
 from .job import Job, JobStatus
-from .pool import PoolState, QueueStatistics, ShutdownReport, WorkerPool
+from .pool import WorkerPool
 from .processor import JobProcessor
 from .queue import Queue
 from .registry import Handler, Registry
+from .reports import PoolState, QueueStatistics, ShutdownReport
 from .rwlock import RWLock
 from .sqlite_storage import SQLiteStorage
 from .storage import JobStorage, MemoryStorage

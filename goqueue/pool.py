@@ -4,12 +4,12 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
 
 * The buffer carries job **ids**, not ``Job`` objects. A worker *claims* the job from the
   storage (an atomic pending -> processing), so it works on its own copy and never on an
-  object the submitter or another worker also holds. When the run is over it hands that
-  copy over to the storage (``JobStorage.hand_over_job``) and keeps no reference to it.
+  object the submitter or another worker also holds (``JobProcessor.claim_and_run``).
 * ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
-  job is final (scheduled retries included), and only then tells the workers to exit. The
-  Go original cancelled its context first, so workers chose at random between exiting and
-  taking the next buffered job, and buffered jobs were dropped.
+  job is final (scheduled retries included; ``goqueue.ledger`` keeps count), and only then
+  tells the workers to exit. The Go original cancelled its context first, so workers chose
+  at random between exiting and taking the next buffered job, and buffered jobs were
+  dropped.
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
   for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
@@ -22,66 +22,25 @@ job it ran and takes the next id in one acquire; it wakes idle workers one at a 
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .backoff import BackoffPolicy, Quadratic
 from .buffer import JobBuffer
-from .errors import JobNotFound, QueueClosed, QueueStateError, UnknownJobType
+from .errors import JobNotFound, QueueClosed, QueueStateError
 from .job import Job, JobStatus
+from .ledger import JobLedger
 from .processor import JobProcessor
 from .registry import Registry
+from .reports import PoolState, QueueStatistics, ShutdownReport
 from .schedule import RetrySchedule
 from .storage import JobStorage
 
 __all__ = ["PoolState", "QueueStatistics", "ShutdownReport", "WorkerPool"]
 
 log = logging.getLogger("goqueue")
-
-
-class PoolState(enum.Enum):
-    """NEW -> RUNNING -> STOPPING -> STOPPED; never back."""
-
-    NEW = "new"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class QueueStatistics:
-    """A snapshot of a pool's counters (all taken under one lock, so consistent)."""
-
-    state: PoolState
-    workers: int
-    submitted: int  # jobs accepted by this pool, including jobs recovered from storage
-    unfinished: int  # accepted and not final yet
-    buffered: int  # job ids in the buffer, not yet taken by a worker
-    running: int  # jobs a worker is running right now
-    scheduled_retries: int  # failed jobs waiting for their backoff to pass
-    completed: int
-    failed: int
-    cancelled: int
-
-
-@dataclass(frozen=True)
-class ShutdownReport:
-    """What ``stop()`` did.
-
-    Attributes:
-        drained: True if every job reached COMPLETED or FAILED without being cancelled.
-        cancelled: ids of the jobs this stop cancelled before they (or their retry) ran.
-    """
-
-    drained: bool
-    cancelled: tuple[str, ...] = ()
 
 
 # Members as module constants for the code that runs on every job: on Python 3.11 looking
@@ -140,28 +99,17 @@ class WorkerPool:
         self._lock = threading.Lock()
         # Guarded by self._lock; NEW -> RUNNING -> STOPPING also under self._submit_lock:
         self._state = PoolState.NEW
-        # Guarded by self._lock:
-        # Invariants: every id in _unfinished is stored and not final, or is being run;
-        #             _retries holds only ids that are in _unfinished.
-        self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
+        # Guarded by self._lock (the three helpers run on it):
+        # Invariants: every id in _ledger is stored and not final, or is being run;
+        #             _buffer and _retries hold only ids that are in _ledger.
+        self._ledger = JobLedger(self._lock)  # accepted jobs not final yet; final counts
+        self._buffer = JobBuffer(self._lock, buffer_size)  # job ids waiting for a worker
         self._retries = RetrySchedule(self._lock)  # failed jobs waiting for their backoff
-        # Job ids waiting for a worker; on self._lock, like everything here.
-        self._buffer = JobBuffer(self._lock, buffer_size)
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
-        self._submitted = 0
         self._running = 0
-        self._final_counts = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 0, JobStatus.CANCELLED: 0}
         self._report: ShutdownReport | None = None
         self._cancelled_ids: list[str] = []  # what stop() cancelled, for its report
-        # Notified when _unfinished becomes empty, if _idle_waiters > 0.
-        self._idle = threading.Condition(self._lock)
-        self._idle_waiters = 0  # threads in _wait_idle (join, stop)
-        # Notified whenever a job becomes final, if _job_waiters > 0 (wait() listens).
-        self._job_finished = threading.Condition(self._lock)
-        self._job_waiters = 0  # threads in wait()
-        # (Counting waiters lets a worker skip two notify_all calls per job when nobody
-        # waits: the common case, and a measurable share of the per-job cost.)
         # Notified when stop() has finished (for a second, concurrent stop()).
         self._stopped = threading.Condition(self._lock)
 
@@ -208,10 +156,8 @@ class WorkerPool:
         # taken on here as well (it would be buffered twice, and one claim would fail).
         with self._submit_lock, self._lock:
             for job in self.storage.list_jobs(JobStatus.PENDING):
-                if job.id in self._unfinished:
-                    continue
-                self._unfinished[job.id] = job.type
-                self._submitted += 1
+                if not self._ledger.accept(job.id, job.type):
+                    continue  # already accepted
                 delay = 0.0
                 if job.next_attempt_at is not None:
                     delay = max(0.0, (job.next_attempt_at - now).total_seconds())
@@ -236,8 +182,7 @@ class WorkerPool:
             self.storage.save_job(job)
             lock.acquire()
             try:
-                self._unfinished[job_id] = job.type
-                self._submitted += 1
+                self._ledger.accept(job_id, job.type)
                 if backoff is not None:
                     self._job_backoff[job_id] = backoff
                 if self._buffer.offer(job_id):  # the common case: room at once
@@ -249,7 +194,7 @@ class WorkerPool:
         # The buffer is full: wait for room (backpressure, like the Go channel), but
         # without _submit_lock, so that stop() can still get in and cancel this job.
         with self._lock:
-            self._buffer.put(job_id, self._unfinished.__contains__)
+            self._buffer.put(job_id, self._ledger.__contains__)
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
@@ -289,14 +234,14 @@ class WorkerPool:
         drained = True
         if drain:
             with self._lock:
-                drained = self._wait_idle(timeout)
+                drained = self._ledger.wait_idle(timeout)
         if not drained or not drain:
             drained = False
             self._cancel_unstarted()
         with self._lock:
             # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
             # retry, CANCELLED (see _after_run).
-            self._wait_idle(None)
+            self._ledger.wait_idle(None)
             self._retries.close()  # the scheduler exits
         self._threads[-1].join()  # the scheduler first: it may still put into the buffer
         with self._lock:
@@ -316,7 +261,7 @@ class WorkerPool:
         self._cancelled.set()
         with self._lock:
             self._retries.clear()
-            for job_id in list(self._unfinished):
+            for job_id in self._ledger.ids():
                 if self.storage.cancel_job(job_id) is not None:
                     self._finish(job_id, JobStatus.CANCELLED)
                     self._cancelled_ids.append(job_id)
@@ -334,7 +279,7 @@ class WorkerPool:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
-                ours = job_id in self._unfinished  # then _finish will notify us
+                ours = job_id in self._ledger  # then its finish will notify us
             # The storage is read without the pool lock, so that a slow storage never
             # holds up the workers, which need that lock after every job.
             job = self.storage.get_job(job_id)
@@ -346,19 +291,15 @@ class WorkerPool:
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
             with self._lock:
-                if ours and job_id not in self._unfinished:
+                if ours and job_id not in self._ledger:
                     continue  # it became final after we read it: read it again
                 if not ours:
                     # Another process's job: nobody here will notify us, so look again
                     # from time to time.
                     remaining = 0.05 if remaining is None else min(remaining, 0.05)
-                # Still unfinished while we hold the lock: its _finish, which needs the
+                # Still unfinished while we hold the lock: its finish, which needs the
                 # lock, comes after we wait, so the notification cannot be missed.
-                self._job_waiters += 1
-                try:
-                    self._job_finished.wait(remaining)
-                finally:
-                    self._job_waiters -= 1
+                self._ledger.wait_for_a_finish(remaining)
 
     def join(self, timeout: float | None = None) -> None:
         """Block until every job accepted so far is final.
@@ -367,27 +308,17 @@ class WorkerPool:
             TimeoutError: jobs are still unfinished after *timeout* seconds.
         """
         with self._lock:
-            if not self._wait_idle(timeout):
-                raise TimeoutError(
-                    f"{len(self._unfinished)} job(s) still unfinished after {timeout} s"
-                )
-
-    def _wait_idle(self, timeout: float | None) -> bool:
-        """Wait until no accepted job is unfinished; False on timeout. Caller holds _lock."""
-        self._idle_waiters += 1
-        try:
-            return self._idle.wait_for(lambda: not self._unfinished, timeout)
-        finally:
-            self._idle_waiters -= 1
+            if not self._ledger.wait_idle(timeout):
+                raise TimeoutError(f"{len(self._ledger)} job(s) still unfinished after {timeout} s")
 
     def statistics(self) -> QueueStatistics:
         with self._lock:
-            counts = self._final_counts
+            counts = self._ledger.final_counts
             return QueueStatistics(
                 state=self._state,
                 workers=self.worker_count,
-                submitted=self._submitted,
-                unfinished=len(self._unfinished),
+                submitted=self._ledger.submitted,
+                unfinished=len(self._ledger),
                 buffered=len(self._buffer),
                 running=self._running,
                 scheduled_retries=len(self._retries),
@@ -424,53 +355,19 @@ class WorkerPool:
                 self._running += 1
                 backoff = (
                     self._job_backoff.get(job_id)
-                    or self._type_backoff.get(self._unfinished.get(job_id, ""))
+                    or self._type_backoff.get(self._ledger.job_type(job_id))
                     or self._default_backoff
                 )
             finally:
                 lock.release()
-            outcome = self._run(job_id, backoff)
-
-    def _run(self, job_id: str, backoff: BackoffPolicy) -> tuple[JobStatus | None, datetime | None]:
-        """Claim and run one job, without holding _lock.
-
-        Returns:
-            The job's status after the run and when its retry is due; a status of None if
-            the job was not run (cancelled, or claimed by another process).
-        """
-        try:
-            job = self.storage.claim_job(job_id)
-        except Exception:
-            log.error("worker could not claim job %s", job_id, exc_info=True)
-            return None, None
-        if job is None:  # cancelled, or claimed by another process sharing the storage
-            return None, None
-        # The outcome, read before the job is handed over to the storage (None: not yet).
-        status: JobStatus | None = None
-        next_attempt_at: datetime | None = None
-        try:
-            try:
-                handler = self.registry.get_handler(job.type)
-            except UnknownJobType as exc:  # e.g. recovered from storage, never registered
-                job.mark_failed(exc, retry=False)
-            else:
-                self.processor.run(job, handler, self._cancelled, backoff)
-            status, next_attempt_at = job.status, job.next_attempt_at
-            # Ownership transfer: the storage may keep this very object, so from here
-            # on this thread does not touch it (it only reads the two values above).
-            self.storage.hand_over_job(job)
-        except BaseException:  # the outcome is recorded below; keep the worker alive
-            log.error("worker failed while running job %s", job_id, exc_info=True)
-            if status is None:  # not handed over (the handler raised a BaseException)
-                status, next_attempt_at = job.status, job.next_attempt_at
-        return status, next_attempt_at
+            outcome = self.processor.claim_and_run(job_id, self.registry, self._cancelled, backoff)
 
     def _after_run(
         self, job_id: str, status: JobStatus | None, next_attempt_at: datetime | None
     ) -> None:
         """Record a run's outcome: final, or scheduled for retry. Caller holds _lock.
 
-        A *status* of None means the job was not run (see ``_run``).
+        A *status* of None means the job was not run (see ``JobProcessor.claim_and_run``).
         """
         if status is None:
             self._finish(job_id, None)
@@ -495,17 +392,9 @@ class WorkerPool:
         with self._lock:
             while (job_id := self._retries.next_due()) is not None:
                 # Waits for room (the wait lets the workers in); gives up if cancelled.
-                self._buffer.put(job_id, self._unfinished.__contains__)
+                self._buffer.put(job_id, self._ledger.__contains__)
 
     def _finish(self, job_id: str, status: JobStatus | None) -> None:
-        """Count *job_id* as final (once). Caller holds _lock."""
-        if self._unfinished.pop(job_id, None) is None:
-            return
-        if self._job_backoff:  # seldom: only jobs submitted with their own backoff
-            self._job_backoff.pop(job_id, None)
-        if status is not None:
-            self._final_counts[status] += 1
-        if self._job_waiters:
-            self._job_finished.notify_all()
-        if not self._unfinished and self._idle_waiters:
-            self._idle.notify_all()
+        """Count *job_id* as final (once), under *status*. Caller holds _lock."""
+        if self._ledger.finish(job_id, status) and self._job_backoff:
+            self._job_backoff.pop(job_id, None)  # seldom: a job with its own backoff

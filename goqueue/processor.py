@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .backoff import BackoffPolicy
 from .context import JobContext
+from .errors import UnknownJobType
 from .job import Job, JobStatus
 from .payload import copy_payload
-from .registry import Handler
+from .registry import Handler, Registry
 from .storage import JobStorage
 
 __all__ = ["JobProcessor"]
+
+log = logging.getLogger("goqueue")
 
 # Members as module constants for the code that runs on every job: on Python 3.11 looking
 # a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
@@ -92,3 +96,55 @@ class JobProcessor:
             delay = backoff(job.attempts) if backoff is not None else job.backoff_duration()
             # From the clock read of mark_failed: one read per state change.
             job.next_attempt_at = job.updated_at + timedelta(seconds=delay)
+
+    def claim_and_run(
+        self,
+        job_id: str,
+        registry: Registry,
+        cancelled: threading.Event,
+        backoff: BackoffPolicy,
+    ) -> tuple[JobStatus | None, datetime | None]:
+        """What a worker does with a job id: claim the job, run it, hand it to the storage.
+
+        The claim (``JobStorage.claim_job``) gives this thread its own copy of the job,
+        so no other thread holds the object it changes. Once the run is over the copy
+        goes to the storage (``JobStorage.hand_over_job``) and is not touched again. A
+        failure of the storage is logged, not raised: the worker that called stays alive.
+
+        Args:
+            job_id: the job to run; nothing is run unless it is pending.
+            registry: where the job's handler is looked up. A type with no handler (a job
+                recovered from a storage, say) fails the job at once, without retries.
+            cancelled, backoff: as for ``process_job``.
+
+        Returns:
+            The job's status after the run and when its retry is due; a status of None
+            if the job was not run (not pending any more: cancelled, or claimed by
+            another process sharing the storage; or the claim itself failed).
+        """
+        try:
+            job = self.storage.claim_job(job_id)
+        except Exception:
+            log.error("worker could not claim job %s", job_id, exc_info=True)
+            return None, None
+        if job is None:
+            return None, None
+        # The outcome, read before the job is handed over to the storage (None: not yet).
+        status: JobStatus | None = None
+        next_attempt_at: datetime | None = None
+        try:
+            try:
+                handler = registry.get_handler(job.type)
+            except UnknownJobType as exc:
+                job.mark_failed(exc, retry=False)
+            else:
+                self.run(job, handler, cancelled, backoff)
+            status, next_attempt_at = job.status, job.next_attempt_at
+            # Ownership transfer: the storage may keep this very object, so from here
+            # on this thread does not touch it (it only reads the two values above).
+            self.storage.hand_over_job(job)
+        except BaseException:  # the outcome is returned all the same
+            log.error("worker failed while running job %s", job_id, exc_info=True)
+            if status is None:  # not handed over (the handler raised a BaseException)
+                status, next_attempt_at = job.status, job.next_attempt_at
+        return status, next_attempt_at

@@ -20,8 +20,9 @@ from .backoff import BackoffPolicy
 from .errors import JobNotFound
 from .job import Job, check_max_retry
 from .payload import copy_payload, validate_payload
-from .pool import QueueStatistics, ShutdownReport, WorkerPool
+from .pool import WorkerPool
 from .registry import Handler, Registry
+from .reports import QueueStatistics, ShutdownReport
 from .storage import JobStorage, MemoryStorage
 
 __all__ = ["Queue"]

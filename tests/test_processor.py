@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage
+from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage, Registry
 from goqueue.backoff import Constant
 
 S = JobStatus
@@ -135,3 +135,95 @@ def test_run_does_everything_but_the_final_save() -> None:
     assert stored(storage, job).status is S.PROCESSING  # saved when marked running only
     storage.hand_over_job(job)
     assert stored(storage, job).status is S.COMPLETED
+
+
+def claim_and_run(
+    storage: MemoryStorage, job: Job, handler: Any = None
+) -> tuple[JobStatus | None, datetime | None]:
+    registry = Registry()
+    if handler is not None:
+        registry.register_handler(job.type, handler)
+    return JobProcessor(storage).claim_and_run(job.id, registry, threading.Event(), Constant(2.0))
+
+
+def test_claim_and_run_claims_runs_and_hands_the_job_to_the_storage() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=2)
+    storage.save_job(job)
+    calls: list[int] = []
+
+    def fail_once(ctx: JobContext, payload: dict[str, Any]) -> None:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ValueError("smtp down")
+
+    status, due = claim_and_run(storage, job, fail_once)
+    after = stored(storage, job)
+    assert (status, after.status, after.attempts) == (S.PENDING, S.PENDING, 1)
+    assert due is not None and due == after.next_attempt_at
+    assert due - after.updated_at == timedelta(seconds=2)  # the backoff it was given
+    assert claim_and_run(storage, job, fail_once) == (S.COMPLETED, None)
+    assert calls == [1, 2]
+    assert stored(storage, job).status is S.COMPLETED
+
+
+def test_claim_and_run_runs_nothing_unless_the_job_is_pending() -> None:
+    storage = MemoryStorage()
+    done, cancelled = Job(type="email"), Job(type="email")
+    for job in (done, cancelled):
+        storage.save_job(job)
+    calls: list[str] = []
+    assert claim_and_run(storage, done, lambda ctx, p: calls.append(ctx.job_id)) == (
+        S.COMPLETED,
+        None,
+    )
+    assert storage.cancel_job(cancelled.id) is not None
+    for job in (done, cancelled):  # already completed; cancelled
+        assert claim_and_run(storage, job, lambda ctx, p: calls.append(ctx.job_id)) == (None, None)
+    assert calls == [done.id]
+    absent = Job(type="email")  # never saved
+    assert claim_and_run(storage, absent, lambda ctx, p: calls.append("absent")) == (None, None)
+    assert calls == [done.id]
+
+
+def test_claim_and_run_fails_a_job_with_no_handler_at_once() -> None:
+    storage = MemoryStorage()
+    job = Job(type="sms", max_retry=3)  # attempts left, but no retry can find a handler
+    storage.save_job(job)
+    assert claim_and_run(storage, job) == (S.FAILED, None)
+    after = stored(storage, job)
+    assert (after.status, after.attempts) == (S.FAILED, 1)
+    assert after.error == "UnknownJobType: no handler registered for job type: 'sms'"
+
+
+class BrokenClaims(MemoryStorage):
+    def claim_job(self, job_id: str) -> Job | None:
+        raise OSError("disk gone")
+
+
+def test_claim_and_run_logs_a_failed_claim_instead_of_raising(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = BrokenClaims()
+    job = Job(type="email")
+    storage.save_job(job)
+    assert claim_and_run(storage, job, lambda ctx, payload: None) == (None, None)
+    [record] = caplog.records
+    assert record.getMessage() == f"worker could not claim job {job.id}"
+    assert record.exc_info is not None and record.exc_info[0] is OSError
+    assert stored(storage, job).status is S.PENDING
+
+
+def test_claim_and_run_records_a_base_exception_and_returns_its_outcome(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=5)
+    storage.save_job(job)
+
+    def interrupted(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    assert claim_and_run(storage, job, interrupted) == (S.FAILED, None)  # no raise
+    assert stored(storage, job).error == "KeyboardInterrupt: "
+    assert [r.getMessage() for r in caplog.records] == [f"worker failed while running job {job.id}"]

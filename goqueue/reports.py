@@ -1,0 +1,58 @@
+"""What a worker pool tells about itself: its state, its counters, what ``stop()`` did.
+
+``WorkerPool.state`` is a ``PoolState``, ``WorkerPool.statistics()`` (and
+``Queue.statistics()``) return a ``QueueStatistics`` and ``stop()`` returns a
+``ShutdownReport``. All three are values: enum members and frozen dataclasses, safe to
+hand to any thread, which is why a snapshot is never a live view of the pool.
+
+>>> ShutdownReport(drained=False, cancelled=("job-1",))
+ShutdownReport(drained=False, cancelled=('job-1',))
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["PoolState", "QueueStatistics", "ShutdownReport"]
+
+
+class PoolState(enum.Enum):
+    """NEW -> RUNNING -> STOPPING -> STOPPED; never back."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class QueueStatistics:
+    """A snapshot of a pool's counters (all taken under one lock, so consistent)."""
+
+    state: PoolState
+    workers: int
+    submitted: int  # jobs accepted by this pool, including jobs recovered from storage
+    unfinished: int  # accepted and not final yet
+    buffered: int  # job ids in the buffer, not yet taken by a worker
+    running: int  # jobs a worker is running right now
+    scheduled_retries: int  # failed jobs waiting for their backoff to pass
+    completed: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What ``stop()`` did.
+
+    Attributes:
+        drained: True if every job reached COMPLETED or FAILED without being cancelled.
+        cancelled: ids of the jobs this stop cancelled before they (or their retry) ran.
+    """
+
+    drained: bool
+    cancelled: tuple[str, ...] = ()

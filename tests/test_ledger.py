@@ -1,0 +1,115 @@
+"""JobLedger: accepted jobs until final, counted once, and the waits on them."""
+
+from __future__ import annotations
+
+import threading
+
+from support import FAILURE_BOUND, started_under
+
+from goqueue import JobStatus
+from goqueue.ledger import JobLedger
+
+S = JobStatus
+
+
+def test_a_job_is_accepted_once_and_finished_once() -> None:
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    with lock:
+        assert ledger.accept("a", "email")
+        assert not ledger.accept("a", "sms")  # already in: no change
+        assert ledger.accept("b", "sms")
+        assert (len(ledger), ledger.submitted, ledger.ids()) == (2, 2, ["a", "b"])
+        assert (ledger.job_type("a"), ledger.job_type("b"), ledger.job_type("c")) == (
+            "email",
+            "sms",
+            "",
+        )
+        assert ledger.finish("a", S.COMPLETED)
+        assert not ledger.finish("a", S.FAILED)  # a second finish counts nothing
+        assert not ledger.finish("never-accepted", S.FAILED)
+        assert ledger.finish("b", None)  # struck out, not counted
+        assert "a" not in ledger and "b" not in ledger
+        assert ledger.final_counts == {S.COMPLETED: 1, S.FAILED: 0, S.CANCELLED: 0}
+        assert ledger.submitted == 2
+
+
+def test_wait_idle_returns_once_the_last_job_is_finished() -> None:
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    with lock:
+        ledger.accept("a", "email")
+        ledger.accept("b", "email")
+    results: list[bool] = []
+    waiter = started_under(lock, lambda: results.append(ledger.wait_idle(FAILURE_BOUND)))
+    with lock:
+        ledger.finish("a", S.COMPLETED)
+    with lock:  # one job left: the waiter was notified of nothing and still waits
+        assert results == []
+        ledger.finish("b", S.FAILED)
+    waiter.join(FAILURE_BOUND)
+    assert results == [True]
+
+
+def test_wait_idle_times_out_with_false_while_jobs_are_unfinished() -> None:
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    with lock:
+        ledger.accept("a", "email")
+        assert ledger.wait_idle(timeout=0) is False
+        assert ledger.wait_idle(timeout=0.01) is False
+        assert len(ledger) == 1
+
+
+def test_wait_for_a_finish_wakes_on_any_job_finishing() -> None:
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    with lock:
+        ledger.accept("a", "email")
+        ledger.accept("b", "email")
+    woken = threading.Event()
+
+    def wait_once() -> None:
+        ledger.wait_for_a_finish(FAILURE_BOUND)
+        woken.set()
+
+    waiter = started_under(lock, wait_once)
+    with lock:
+        ledger.finish("b", S.COMPLETED)  # not the oldest, still a finish
+    waiter.join(FAILURE_BOUND)
+    assert woken.is_set()
+    assert ledger.ids() == ["a"]
+
+
+def test_many_threads_finishing_many_jobs_count_each_exactly_once() -> None:
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    job_ids = [f"job-{n}" for n in range(2_000)]
+    with lock:
+        for job_id in job_ids:
+            ledger.accept(job_id, "email")
+    barrier = threading.Barrier(8)
+    wins: list[int] = []
+
+    def finish_all(status: JobStatus) -> None:
+        barrier.wait()
+        won = 0
+        for job_id in job_ids:  # every thread tries every job
+            with lock:
+                won += ledger.finish(job_id, status)
+        with lock:
+            wins.append(won)
+
+    statuses = [S.COMPLETED, S.FAILED, S.CANCELLED, S.COMPLETED] * 2
+    threads = [threading.Thread(target=finish_all, args=(s,)) for s in statuses]
+    for thread in threads:
+        thread.start()
+    try:
+        with lock:
+            assert ledger.wait_idle(FAILURE_BOUND)
+    finally:
+        for thread in threads:
+            thread.join(FAILURE_BOUND)
+    assert sum(wins) == len(job_ids)  # each job finished by exactly one thread
+    assert sum(ledger.final_counts.values()) == len(job_ids)
+    assert len(ledger) == 0
