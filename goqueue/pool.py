@@ -6,10 +6,9 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   storage (an atomic pending -> processing), so it works on its own copy and never on an
   object the submitter or another worker also holds (``JobProcessor.claim_and_run``).
 * ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
-  job is final (scheduled retries included; ``goqueue.ledger`` keeps count), and only then
-  tells the workers to exit. The Go original cancelled its context first, so workers chose
-  at random between exiting and taking the next buffered job, and buffered jobs were
-  dropped.
+  job is final (retries included; ``goqueue.ledger`` keeps count), and only then tells the
+  workers to exit. The Go original cancelled its context first, so workers chose at random
+  between exiting and taking the next buffered job, and buffered jobs were dropped.
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
   for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
@@ -101,7 +100,8 @@ class WorkerPool:
         self._state = PoolState.NEW
         # Guarded by self._lock (the three helpers run on it):
         # Invariants: every id in _ledger is stored and not final, or is being run;
-        #             _buffer and _retries hold only ids that are in _ledger.
+        #             _retries holds only ids in _ledger (the buffer may still hold
+        #             ids of cancelled jobs, which workers refuse).
         self._ledger = JobLedger(self._lock)  # accepted jobs not final yet; final counts
         self._buffer = JobBuffer(self._lock, buffer_size)  # job ids waiting for a worker
         self._retries = RetrySchedule(self._lock)  # failed jobs waiting for their backoff
