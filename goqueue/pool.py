@@ -158,19 +158,20 @@ class WorkerPool:
             for job in self.storage.list_jobs(JobStatus.PENDING):
                 if not self._ledger.accept(job.id, job.type):
                     continue  # already accepted
-                delay = 0.0
-                if job.next_attempt_at is not None:
-                    delay = max(0.0, (job.next_attempt_at - now).total_seconds())
+                due = job.next_attempt_at  # None: due now
+                delay = 0.0 if due is None else max(0.0, (due - now).total_seconds())
                 self._retries.add(job.id, delay)
 
     def submit(self, job: Job, *, backoff: BackoffPolicy | None = None) -> None:
         """Save *job* and hand its id to the workers; block while the buffer is full.
 
         Raises:
+            ValueError: this pool has the job already and it is not final (saving it
+                again would reset it, and it would run twice).
             QueueClosed: the pool was stopped.
             QueueStateError: the pool was never started.
         """
-        # acquire/try/finally rather than ``with``, as in _run: this runs for every job.
+        # acquire/try/finally rather than ``with``, as in _worker: this runs for every job.
         job_id = job.id
         submit_lock, lock = self._submit_lock, self._lock
         submit_lock.acquire()
@@ -179,6 +180,12 @@ class WorkerPool:
                 if self._state is PoolState.NEW:
                     raise QueueStateError("queue is not started: call start() first")
                 raise QueueClosed("queue is stopped: submit_job() after stop()")
+            lock.acquire()  # only submit() and _recover() add to the ledger: we hold them off
+            try:
+                if job_id in self._ledger:
+                    raise ValueError(f"job {job_id} is already submitted and not final")
+            finally:
+                lock.release()
             self.storage.save_job(job)
             lock.acquire()
             try:
@@ -222,11 +229,9 @@ class WorkerPool:
             if self._state is PoolState.NEW:
                 self._state = PoolState.STOPPED
                 self._report = ShutdownReport(drained=True)
-            if self._state is PoolState.STOPPED:
-                assert self._report is not None
-                return self._report
-            if self._state is PoolState.STOPPING:
+            if self._state is PoolState.STOPPING:  # another stop() is at work: wait for it
                 self._stopped.wait_for(lambda: self._state is PoolState.STOPPED)
+            if self._state is PoolState.STOPPED:
                 assert self._report is not None
                 return self._report
             self._state = PoolState.STOPPING

@@ -122,6 +122,31 @@ def test_concurrent_stops_return_the_same_report() -> None:
     assert all(report is reports[0] for report in reports)
 
 
+def test_a_job_submitted_again_before_it_is_final_is_refused() -> None:
+    release = threading.Event()
+    runs: list[int] = []
+
+    def blocked(ctx: JobContext, payload: dict[str, Any]) -> None:
+        runs.append(ctx.attempt)
+        assert release.wait(FAILURE_BOUND)
+
+    pool = make_pool(2, blocked=blocked)
+    pool.start()
+    job = Job(type="blocked")
+    try:
+        pool.submit(job)
+        wait_until(lambda: runs == [1])
+        with pytest.raises(ValueError, match=rf"^job {job.id} is already submitted and not final$"):
+            pool.submit(job)  # the caller's snapshot is still pending
+        assert status(pool, job) is S.PROCESSING  # not reset by a second save
+    finally:
+        release.set()
+        pool.stop()
+    assert runs == [1]  # once, although a second worker was free
+    stats = pool.statistics()
+    assert (stats.submitted, stats.completed) == (1, 1)
+
+
 def test_a_retry_waits_for_its_backoff_without_blocking_the_worker() -> None:
     pool = make_pool(1, flaky=boom, email=noop)
     pool.start()
