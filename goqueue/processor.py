@@ -108,8 +108,9 @@ class JobProcessor:
 
         The claim (``JobStorage.claim_job``) gives this thread its own copy of the job,
         so no other thread holds the object it changes. Once the run is over the copy
-        goes to the storage (``JobStorage.hand_over_job``) and is not touched again. A
-        failure of the storage is logged, not raised: the worker that called stays alive.
+        goes to the storage (``JobStorage.hand_over_job``) and is not touched again.
+        Nothing is raised, so the worker that called stays alive: a ``BaseException``
+        from the handler fails the job and is logged, and so is a failure of the storage.
 
         Args:
             job_id: the job to run; nothing is run unless it is pending.
