@@ -12,6 +12,16 @@ from goqueue.ledger import JobLedger
 S = JobStatus
 
 
+def ledger_with(*job_ids: str) -> tuple[threading.Lock, JobLedger]:
+    """A ledger on a fresh lock, with *job_ids* accepted (type "email")."""
+    lock = threading.Lock()
+    ledger = JobLedger(lock)
+    with lock:
+        for job_id in job_ids:
+            ledger.accept(job_id, "email")
+    return lock, ledger
+
+
 def test_a_job_is_accepted_once_and_finished_once() -> None:
     lock = threading.Lock()
     ledger = JobLedger(lock)
@@ -35,11 +45,7 @@ def test_a_job_is_accepted_once_and_finished_once() -> None:
 
 
 def test_wait_idle_returns_once_the_last_job_is_finished() -> None:
-    lock = threading.Lock()
-    ledger = JobLedger(lock)
-    with lock:
-        ledger.accept("a", "email")
-        ledger.accept("b", "email")
+    lock, ledger = ledger_with("a", "b")
     results: list[bool] = []
     waiter = started_under(lock, lambda: results.append(ledger.wait_idle(FAILURE_BOUND)))
     with lock:
@@ -52,21 +58,15 @@ def test_wait_idle_returns_once_the_last_job_is_finished() -> None:
 
 
 def test_wait_idle_times_out_with_false_while_jobs_are_unfinished() -> None:
-    lock = threading.Lock()
-    ledger = JobLedger(lock)
+    lock, ledger = ledger_with("a")
     with lock:
-        ledger.accept("a", "email")
         assert ledger.wait_idle(timeout=0) is False
         assert ledger.wait_idle(timeout=0.01) is False
         assert len(ledger) == 1
 
 
 def test_wait_for_a_finish_wakes_on_any_job_finishing() -> None:
-    lock = threading.Lock()
-    ledger = JobLedger(lock)
-    with lock:
-        ledger.accept("a", "email")
-        ledger.accept("b", "email")
+    lock, ledger = ledger_with("a", "b")
     woken = threading.Event()
 
     def wait_once() -> None:
