@@ -14,10 +14,14 @@ from .context import JobContext
 from .errors import (
     GoQueueError,
     InvalidTransition,
+    JobCorrupted,
     JobNotFound,
     PayloadNotStorable,
     QueueClosed,
+    QueueFull,
     QueueStateError,
+    StorageBusy,
+    StorageError,
     UnknownJobType,
 )
 from .job import Job, JobStatus
@@ -28,7 +32,7 @@ from .registry import Handler, Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
 from .rwlock import RWLock
 from .sqlite_storage import SQLiteStorage
-from .storage import JobStorage, MemoryStorage
+from .storage import JobStorage, MemoryStorage, PendingJob
 
 __version__ = "0.1.0"
 
@@ -39,21 +43,26 @@ __all__ = [
     "InvalidTransition",
     "Job",
     "JobContext",
+    "JobCorrupted",
     "JobNotFound",
     "JobProcessor",
     "JobStatus",
     "JobStorage",
     "MemoryStorage",
     "PayloadNotStorable",
+    "PendingJob",
     "PoolState",
     "Queue",
     "QueueClosed",
+    "QueueFull",
     "QueueStateError",
     "QueueStatistics",
     "RWLock",
     "Registry",
     "SQLiteStorage",
     "ShutdownReport",
+    "StorageBusy",
+    "StorageError",
     "UnknownJobType",
     "WorkerPool",
     "backoff",

@@ -9,8 +9,12 @@ Every message is lowercase and names the thing that is wrong::
      ├── JobNotFound           (also a LookupError)  no job with that id in the storage
      ├── InvalidTransition     (also a ValueError)   e.g. pending -> completed
      ├── PayloadNotStorable    (also a TypeError)    a payload value JSON cannot hold
+     ├── StorageError                                a storage failed; names it and the cause
+     │    ├── StorageBusy                            transient (database locked): try again
+     │    └── JobCorrupted                           a stored job cannot be read back
      └── QueueStateError       (also a RuntimeError) start twice, submit before start
-          └── QueueClosed                            submit after stop
+          ├── QueueClosed                            submit after stop
+          └── QueueFull                              submit timed out on a full buffer
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ from __future__ import annotations
 __all__ = [
     "GoQueueError",
     "InvalidTransition",
+    "JobCorrupted",
     "JobNotFound",
     "PayloadNotStorable",
     "QueueClosed",
+    "QueueFull",
     "QueueStateError",
+    "StorageBusy",
+    "StorageError",
     "UnknownJobType",
 ]
 
@@ -65,3 +73,43 @@ class QueueStateError(GoQueueError, RuntimeError):
 
 class QueueClosed(QueueStateError):
     """The queue was stopped and accepts no more jobs."""
+
+
+class QueueFull(QueueStateError):
+    """``submit_job(..., timeout=...)`` found the buffer full for the whole timeout.
+
+    The job was not accepted: nothing of it is stored.
+    """
+
+
+class StorageError(GoQueueError):
+    """A storage could not do what was asked. The message names the storage and the cause.
+
+    Attributes:
+        transient: True when trying again later may succeed (see ``StorageBusy``).
+    """
+
+    transient = False
+
+
+class StorageBusy(StorageError):
+    """A transient storage failure, e.g. another process holds SQLite's write lock.
+
+    The worker pool retries calls that fail with it, with a bounded backoff.
+    """
+
+    transient = True
+
+
+class JobCorrupted(StorageError):
+    """A stored job cannot be read back (a damaged row, a payload that will not parse).
+
+    The storage marks the job FAILED with the reason, where it can, before raising.
+
+    Attributes:
+        job_id: the job that cannot be read.
+    """
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id

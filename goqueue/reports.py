@@ -6,7 +6,7 @@
 hand to any thread, which is why a snapshot is never a live view of the pool.
 
 >>> ShutdownReport(drained=False, cancelled=("job-1",))
-ShutdownReport(drained=False, cancelled=('job-1',))
+ShutdownReport(drained=False, cancelled=('job-1',), undelivered=())
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class QueueStatistics:
     completed: int
     failed: int
     cancelled: int
+    undelivered: int = 0  # accepted, but whose final state the storage would not take
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,14 @@ class ShutdownReport:
     """What ``stop()`` did.
 
     Attributes:
-        drained: True if every job reached COMPLETED or FAILED without being cancelled.
+        drained: True if every accepted job reached COMPLETED or FAILED *in the storage*,
+            none cancelled and none undelivered.
         cancelled: ids of the jobs this stop cancelled before they (or their retry) ran.
+        undelivered: ids of accepted jobs the pool gave up on because the storage failed
+            (a claim or a final save kept raising): their stored status may not be final.
+            Empty unless the storage failed.
     """
 
     drained: bool
     cancelled: tuple[str, ...] = ()
+    undelivered: tuple[str, ...] = ()

@@ -18,13 +18,23 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
 
 from .errors import JobNotFound
 from .job import Job, JobStatus
 
-__all__ = ["JobStorage", "MemoryStorage"]
+__all__ = ["JobStorage", "MemoryStorage", "PendingJob"]
 
 _PENDING = JobStatus.PENDING  # a global: faster than the class attribute on Python 3.11
+
+
+class PendingJob(NamedTuple):
+    """What a worker pool needs to take on a pending job: no payload (see ``list_pending``)."""
+
+    id: str
+    type: str
+    next_attempt_at: datetime | None  # None: due now
 
 
 class JobStorage(abc.ABC):
@@ -75,6 +85,18 @@ class JobStorage(abc.ABC):
     @abc.abstractmethod
     def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         """Copies of all stored jobs (with *status* only, if given), oldest first."""
+
+    def list_pending(self) -> list[PendingJob]:
+        """Id, type and due time of every pending job, oldest first; no payloads.
+
+        What ``WorkerPool.start`` reads to take on a backlog. The default builds it from
+        ``list_jobs``; a storage that can read fewer columns (SQLite) overrides it, so a
+        backlog of large payloads is not loaded into memory at start.
+        """
+        return [
+            PendingJob(job.id, job.type, job.next_attempt_at)
+            for job in self.list_jobs(_PENDING)
+        ]
 
     @abc.abstractmethod
     def clear(self) -> None:
