@@ -4,7 +4,8 @@ The worker process is ``tests/crash_worker.py``. In the first process, jobs from
 ``KILL_AFTER`` on are slow (a minute each), so its workers are sure to be in the middle of
 jobs when the kill comes. The test reads the database (with a deadline) until the first
 ``KILL_AFTER`` jobs are completed and every worker is busy, and only then sends SIGKILL.
-The second process runs every job quickly.
+The second process runs every job quickly. It opens the file before the killed process's
+leases have run out, so it must wait for them: the interrupted jobs come back only then.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from goqueue import Job, JobStatus, SQLiteStorage
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 JOBS, WORKERS, WORK_SECONDS, KILL_AFTER = 150, 4, 0.005, 10
+LEASE = 0.5  # seconds: short, so the test waits little for the killed leases
 DEADLINE = 30.0  # seconds: a failure bound, never an ordering device
 
 
@@ -33,6 +35,18 @@ def status_counts(path: Path) -> dict[str, int]:
     finally:
         conn.close()
     return dict(rows)
+
+
+def leases(path: Path) -> dict[str, tuple[str | None, float | None]]:
+    """Each processing job's owner and lease expiry, read as another process would."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT id, owner, lease_expires_at FROM jobs WHERE status = 'processing'"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {job_id: (owner, until) for job_id, owner, until in rows}
 
 
 def wait_until_mid_work(path: Path, proc: subprocess.Popen[str]) -> dict[str, int]:
@@ -49,6 +63,7 @@ def wait_until_mid_work(path: Path, proc: subprocess.Popen[str]) -> dict[str, in
 
 def run_worker(path: Path, runs_log: Path, stall_from: int) -> subprocess.Popen[str]:
     args = [str(path), str(runs_log), str(WORKERS), str(WORK_SECONDS), str(stall_from)]
+    args.append(str(LEASE))
     return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True)
 
 
@@ -78,11 +93,19 @@ def test_a_killed_worker_process_loses_no_job(
     # with every worker stuck on a slow job, exactly the quick ones are done.
     assert len(processing) == WORKERS
     assert len(completed) == KILL_AFTER
+    held = leases(path)
+    assert held.keys() == processing
+    assert len({owner for owner, _ in held.values()}) == 1  # the killed process's owner id
+    assert None not in {owner for owner, _ in held.values()}
+    first_expiry = min(until for _, until in held.values() if until is not None)
 
     second = run_worker(path, runs_log, stall_from=-1)
     out, _ = second.communicate(timeout=DEADLINE)
     assert second.returncode == 0
-    assert out.splitlines()[0] == f"recovered {len(processing)}"
+    recovered_line, first_recovery_line = out.splitlines()[:2]
+    assert recovered_line == f"recovered {len(processing)}"
+    # Not a moment before the dead owner's lease ran out (one wall clock for both).
+    assert float(first_recovery_line.split()[1]) >= first_expiry
 
     with SQLiteStorage(path, recover=False) as storage:
         final = storage.list_jobs()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from goqueue import (
     Queue,
     QueueStateError,
     SQLiteStorage,
+    StorageBusy,
 )
 from goqueue.sqlite_storage import INTERRUPTED
 
@@ -130,7 +132,9 @@ def test_a_write_waits_for_another_connection_then_gives_up(tmp_path: Path) -> N
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        with pytest.raises(sqlite3.OperationalError, match=r"^database is locked$"):
+        with pytest.raises(
+            StorageBusy, match=rf"^sqlite storage {re.escape(repr(str(path)))}: database is locked$"
+        ):
             hasty.save_job(Job(type="a"))
         saved = threading.Thread(target=patient.save_job, args=(Job(type="b"),))
         saved.start()
