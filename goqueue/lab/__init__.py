@@ -6,18 +6,24 @@ matplotlib and ipywidgets lazily, inside the functions that need them.
 
 from __future__ import annotations
 
+from goqueue.lab.hammer import HammerProgress, hammer
+from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
+from goqueue.lab.race_panel import RacePanel, race_panel
+
 # -- registries and the hammer (issue 3) --
-from goqueue.lab.classic import (
+from goqueue.lab.specimens.counter import (
     ClassicResult,
     SwitchPoints,
     count_in_threads,
     show_switch_points,
     switch_points,
 )
-from goqueue.lab.hammer import HammerProgress, hammer
-from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
-from goqueue.lab.race_panel import RacePanel, race_panel
-from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
+from goqueue.lab.specimens.registries import (
+    LockedRegistry,
+    OneLockRegistry,
+    RegistryStatistics,
+    UnsafeRegistry,
+)
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --
@@ -29,17 +35,24 @@ from goqueue.lab.throughput import ThroughputResult, ThroughputRow, measure_thro
 # -- deterministic exploration and the race detector (issue 6) --
 from goqueue.lab.detector import Race, RaceDetector, race_detector
 from goqueue.lab.explore import Execution, ExploreResult, Scenario, Step, explore, replay
-from goqueue.lab.gostyle_queue import GoJob, GoStyleQueue
 from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
-from goqueue.lab.race_scenarios import SCENARIOS
 from goqueue.lab.shared_locks import SharedLock, SharedQueue, SharedRWLock
+from goqueue.lab.specimens.gostyle_queue import GoJob, GoStyleQueue
+from goqueue.lab.specimens.scenarios import SCENARIOS
 from goqueue.lab.stepper import Stepper, StepperWidget
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --
 from goqueue.lab.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
-from goqueue.lab.go_shutdown import (
+from goqueue.lab.lesson_helpers import (
+    LockProbe,
+    changed_lines,
+    probe_lock,
+    source_of,
+)
+from goqueue.lab.pool_panel import PoolPanel, pool_panel
+from goqueue.lab.specimens.go_shutdown import (
     GoShutdownStats,
     GoStopOutcome,
     dropped_jobs,
@@ -47,15 +60,7 @@ from goqueue.lab.go_shutdown import (
     go_stop_once,
     plot_dropped,
 )
-from goqueue.lab.lesson_helpers import (
-    LockProbe,
-    OneLockRegistry,
-    changed_lines,
-    probe_lock,
-    source_of,
-)
-from goqueue.lab.pool_panel import PoolPanel, pool_panel
-from goqueue.lab.sync_queue import SyncQueue
+from goqueue.lab.specimens.sync_queue import SyncQueue
 from goqueue.lab.throughput_lesson import best_of, plot_speedups, speedups
 from goqueue.lab.timing import (
     Span,

@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from goqueue.lab.locks import compare_locks
+from goqueue.lab.starvation import ReaderPreferringRWLock, starvation_demo
+from goqueue.lab.throughput import measure_throughput
 from goqueue.rwlock import RWLock
-
-from .locks import compare_locks
-from .starvation import ReaderPreferringRWLock, starvation_demo
-from .throughput import measure_throughput
 
 __all__ = ["FULL", "QUICK", "BenchSettings", "add_arguments", "run"]
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .hammer import TARGETS, HammerProgress, hammer
+from goqueue.lab.hammer import TARGETS, HammerProgress, hammer
 
 __all__ = ["LiveDisplay", "build_parser", "main"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from goqueue.lab.detector import race_detector
-from goqueue.lab.race_scenarios import SCENARIOS
+from goqueue.lab.specimens.scenarios import SCENARIOS
 
 __all__ = ["add_arguments", "run"]
 

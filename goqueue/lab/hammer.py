@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from goqueue.errors import UnknownJobType
+from goqueue.lab.outcomes import Outcomes, TrialResult
+from goqueue.lab.specimens.registries import LockedRegistry, RegistryStatistics, UnsafeRegistry
 from goqueue.registry import Handler, Registry
-
-from .outcomes import Outcomes, TrialResult
-from .unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
 
 __all__ = ["HammerProgress", "RegistryLike", "hammer"]
 

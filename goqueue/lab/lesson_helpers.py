@@ -5,17 +5,8 @@
 * ``changed_lines(before, after)`` shows *after*'s code with every line it adds marked
   ``+`` and every line of *before* it drops marked ``-``, ignoring indentation: "the
   changed lines" of a fix, which is mostly a ``with lock:`` and a deeper indent;
-* ``OneLockRegistry`` is ``UnsafeRegistry`` fixed the simplest way: one
-  ``threading.Lock`` held for the whole of every method;
 * ``probe_lock(lock)`` asks, from another thread and without waiting, whether a new
   reader and a writer could get into *lock* right now.
-
->>> registry = OneLockRegistry()
->>> registry.register_handler("email", print)
->>> registry.get_handler("email") is print
-True
->>> registry.statistics()
-RegistryStatistics(registrations=1, lookups={'email': 1}, order=('email',))
 """
 
 from __future__ import annotations
@@ -25,23 +16,11 @@ import difflib
 import inspect
 import textwrap
 import threading
-from collections.abc import Callable, MutableMapping, MutableSequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from goqueue.errors import UnknownJobType
-from goqueue.registry import Handler
-
-from .unsafe_registry import (
-    LOOKUPS,
-    REGISTRATIONS,
-    RegistryStatistics,
-    UnsafeRegistry,
-    _check_registration,
-    _log,
-)
-
-__all__ = ["LockProbe", "OneLockRegistry", "changed_lines", "probe_lock", "source_of"]
+__all__ = ["LockProbe", "changed_lines", "probe_lock", "source_of"]
 
 #: The failure bound (seconds) on joining the probe thread; a probe never waits for a lock.
 PROBE_TIMEOUT = 5.0
@@ -132,87 +111,6 @@ def changed_lines(before: Callable[..., Any], after: Callable[..., Any]) -> str:
         out.extend(f"- {line}" for line in old[a0:a1])
         out.extend(f"+ {line}" for line in new[b0:b1])
     return "\n".join(out)
-
-
-class OneLockRegistry(UnsafeRegistry):
-    """``UnsafeRegistry`` with one ``threading.Lock`` held for the whole of every method.
-
-    The simplest fix, and a correct one: at most one thread at a time is inside any method,
-    so no other thread can run between a check and its act, between the read and the write
-    of a counter, or while the dict is being walked. The price is that lookups, which only
-    read, also wait for each other (``goqueue.RWLock`` lets them in together).
-
-    Args:
-        handlers, order, counts: as for ``UnsafeRegistry``.
-
-    >>> registry = OneLockRegistry()
-    >>> registry.register_handler("sms", print)
-    >>> registry.register_handler("sms", repr)
-    >>> registry.job_types(), registry.statistics().registrations
-    (['sms'], 2)
-    >>> registry.get_handler("push")
-    Traceback (most recent call last):
-      ...
-    goqueue.errors.UnknownJobType: no handler registered for job type: 'push'
-    """
-
-    def __init__(
-        self,
-        *,
-        handlers: MutableMapping[str, Handler] | None = None,
-        order: MutableSequence[str] | None = None,
-        counts: MutableMapping[str, int] | None = None,
-    ) -> None:
-        super().__init__(handlers=handlers, order=order, counts=counts)
-        # Guards self._handlers, self._order and self._counts: every method holds it from
-        # its first access of them to its last. Not reentrant: no method calls another
-        # locked method while holding it.
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"<OneLockRegistry job_types={self.job_types()}>"
-
-    def register_handler(self, job_type: str, handler: Handler) -> None:
-        """Register *handler* for *job_type*, replacing any earlier one.
-
-        Raises:
-            TypeError: *job_type* is not a non-empty string or *handler* is not callable.
-        """
-        _check_registration(job_type, handler)
-        with self._lock:
-            if job_type not in self._handlers:
-                _log.debug("new job type: %r", job_type)
-                self._order.append(job_type)
-            self._handlers[job_type] = handler
-            self._increment(REGISTRATIONS)
-
-    def get_handler(self, job_type: str) -> Handler:
-        """Return the handler for *job_type* and count the lookup.
-
-        Raises:
-            UnknownJobType: nothing is registered for it.
-        """
-        with self._lock:
-            handler = self._handlers.get(job_type)
-            if handler is None:
-                raise UnknownJobType(job_type)
-            self._increment(LOOKUPS + job_type)
-            return handler
-
-    def job_types(self) -> list[str]:
-        """The registered job types, in the order they were first registered."""
-        with self._lock:
-            return list(self._order)
-
-    def handlers_snapshot(self) -> dict[str, Handler]:
-        """A copy of the job type -> handler map, taken under the lock."""
-        with self._lock:
-            return {job_type: self._handlers[job_type] for job_type in self._handlers}
-
-    def statistics(self) -> RegistryStatistics:
-        """The counters and the registration order, as a consistent frozen snapshot."""
-        with self._lock:
-            return super().statistics()
 
 
 class _ReadWriteLock(Protocol):

@@ -28,12 +28,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from goqueue.lab.lock_results import Crossover, LockComparison, LockRow, hold_label
+from goqueue.lab.plots import available_cores, gil_enabled, python_version
+from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock
+from goqueue.lab.throughput import cpu_job
 from goqueue.rwlock import RWLock
-
-from .lock_results import Crossover, LockComparison, LockRow, hold_label
-from .plots import available_cores, gil_enabled, python_version
-from .reader_preferring import ReaderPreferringRWLock
-from .throughput import cpu_job
 
 __all__ = ["Crossover", "LockComparison", "LockRow", "compare_locks"]
 

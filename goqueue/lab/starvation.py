@@ -7,7 +7,7 @@ waits for ever: it *starves*. ``goqueue.RWLock``, like Go's ``sync.RWMutex``, is
 **writer-preferring**: once a writer waits, new readers queue behind it, the readers inside
 finish, and the writer gets in.
 
-``ReaderPreferringRWLock`` (in ``goqueue.lab.reader_preferring``) is the other policy,
+``ReaderPreferringRWLock`` (in ``goqueue.lab.specimens.reader_preferring``) is the other policy,
 kept for contrast only (the registry never uses it). ``starvation_demo`` runs a stream
 of overlapping readers against either lock and sends one writer in.
 
@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .plots import get_axes, html_table
-from .reader_preferring import ReaderPreferringRWLock, ReadWriteLock
+from goqueue.lab.plots import get_axes, html_table
+from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock, ReadWriteLock
 
 __all__ = ["ReadWriteLock", "ReaderPreferringRWLock", "StarvationResult", "starvation_demo"]
 

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from goqueue.context import JobContext
+from goqueue.lab.plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
 from goqueue.queue import Queue
 from goqueue.storage import JobStorage
-
-from .plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
 
 __all__ = ["ThroughputResult", "ThroughputRow", "cpu_job", "measure_throughput"]
 

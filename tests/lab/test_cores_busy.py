@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from typing import Any
 
 import pytest
 
 from goqueue.lab import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.cores_busy import cpu_seconds_of_job
-
-
-def test_doctests() -> None:
-    module = importlib.import_module("goqueue.lab.cores_busy")
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_cores_busy_rows_add_up() -> None:

@@ -12,9 +12,9 @@ from goqueue import Registry
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
 from goqueue.lab.detector import race_detector
 from goqueue.lab.explore import replay
-from goqueue.lab.gostyle_queue import GoStyleQueue
 from goqueue.lab.pytest_race import check_race_free, race_free  # noqa: F401 - the fixture
-from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
+from goqueue.lab.specimens.gostyle_queue import GoStyleQueue
+from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
 
 def send_sms(ctx: object, payload: object) -> None:

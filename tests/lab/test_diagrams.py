@@ -74,12 +74,3 @@ def test_draw_state_machine_makes_its_own_axes() -> None:
         assert ax.get_title().startswith("the job state machine")
     finally:
         plt.close(ax.figure)
-
-
-def test_doctests() -> None:
-    import doctest
-
-    import goqueue.lab.diagrams as module
-
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0

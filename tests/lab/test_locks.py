@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import re
 import threading
 from collections.abc import Callable
@@ -217,9 +215,3 @@ def test_plots_return_their_axes() -> None:
         assert result.plot_ratio(given) is given
     finally:
         plt.close("all")
-
-
-@pytest.mark.parametrize("name", ["goqueue.lab.locks", "goqueue.lab.lock_results"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-import goqueue.lab.outcomes
 from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 
 
@@ -23,10 +20,6 @@ def make_outcomes(*trials: TrialResult) -> Outcomes:
         python_version="3.12.1",
         gil_enabled=True,
     )
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(goqueue.lab.outcomes).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -189,9 +187,3 @@ def test_plot_shows_each_reader_and_the_writer() -> None:
         assert make_result(entered=None).plot(given) is given
     finally:
         plt.close("all")
-
-
-@pytest.mark.parametrize("name", ["goqueue.lab.starvation", "goqueue.lab.reader_preferring"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

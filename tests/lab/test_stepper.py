@@ -9,8 +9,8 @@ import pytest
 
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedVars
 from goqueue.lab.explore import explore
+from goqueue.lab.specimens.registries import UnsafeRegistry
 from goqueue.lab.stepper import Stepper
-from goqueue.lab.unsafe_registry import UnsafeRegistry
 
 
 def bump(state: SharedVars) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import re
 import sys
 import threading
@@ -200,9 +198,3 @@ def test_plot_draws_each_series_and_the_ideal_line() -> None:
         assert make_result().plot(given) is given
     finally:
         plt.close("all")
-
-
-@pytest.mark.parametrize("name", ["goqueue.lab.throughput", "goqueue.lab.plots"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

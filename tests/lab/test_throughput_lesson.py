@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from typing import Any
 
 import pytest
@@ -20,13 +18,6 @@ from goqueue.lab import (
     speedups,
 )
 from goqueue.lab.throughput_lesson import speedups_from_rates
-
-
-def test_doctests() -> None:
-    module = importlib.import_module("goqueue.lab.throughput_lesson")
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
-
 
 # -- best_of --
 

@@ -79,15 +79,6 @@ def test_plot_timing_draws_measured_and_ideal_lines() -> None:
         plt.close(ax.figure)
 
 
-def test_doctests() -> None:
-    import doctest
-
-    import goqueue.lab.timing as module
-
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_the_recorder_keeps_one_span_per_call_from_every_thread() -> None:
     recorder = SpanRecorder()
     barrier = threading.Barrier(4)

@@ -13,7 +13,9 @@ Each line is fine on its own; the races are *between* lines, in three windows ma
 3. **iterating the live dict** in ``handlers_snapshot()`` while another thread inserts into
    it: ``RuntimeError: dictionary changed size during iteration``.
 
-``LockedRegistry`` is the same code with the locks that close those windows.
+``LockedRegistry`` is the same code with the locks that close those windows (an ``RWLock``
+for the handlers, a ``Lock`` for the counters); ``OneLockRegistry`` closes them the simplest
+way, with one ``threading.Lock`` held for the whole of every method.
 
 The three containers are parameters so ``goqueue.lab``'s explorer can pass instrumented
 ones; the registries only ever use ``k in d``, ``d[k]``, ``d[k] = v``, ``d.get(k, default)``,
@@ -40,7 +42,7 @@ from goqueue.errors import UnknownJobType
 from goqueue.registry import Handler
 from goqueue.rwlock import RWLock
 
-__all__ = ["LockedRegistry", "RegistryStatistics", "UnsafeRegistry"]
+__all__ = ["LockedRegistry", "OneLockRegistry", "RegistryStatistics", "UnsafeRegistry"]
 
 _log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class UnsafeRegistry:
             _log.debug("new job type: %r", job_type)
             self._order.append(job_type)
         self._handlers[job_type] = handler
-        self._increment(REGISTRATIONS)
+        self.increment_counter(REGISTRATIONS)
 
     def get_handler(self, job_type: str) -> Handler:
         """Return the handler for *job_type* and count the lookup.
@@ -141,7 +143,7 @@ class UnsafeRegistry:
         handler = self._handlers.get(job_type)
         if handler is None:
             raise UnknownJobType(job_type)
-        self._increment(LOOKUPS + job_type)
+        self.increment_counter(LOOKUPS + job_type)
         return handler
 
     def job_types(self) -> list[str]:
@@ -164,7 +166,8 @@ class UnsafeRegistry:
             order=tuple(self._order),
         )
 
-    def _increment(self, key: str) -> None:
+    def increment_counter(self, key: str) -> None:
+        """Add one to the counter *key*: the read-modify-write a lesson shows on its own."""
         # RACE WINDOW 2 (read-modify-write): the read (get) and the write (store) are two
         # steps with a call between them; a thread switched out after the read writes back
         # a stale value and an increment made meanwhile by another thread is lost.
@@ -233,7 +236,7 @@ class LockedRegistry(UnsafeRegistry):
                 self._order.append(job_type)
             self._handlers[job_type] = handler
             with self._counts_lock:
-                self._increment(REGISTRATIONS)
+                self.increment_counter(REGISTRATIONS)
 
     def get_handler(self, job_type: str) -> Handler:
         """Return the handler for *job_type* and count the lookup.
@@ -248,7 +251,7 @@ class LockedRegistry(UnsafeRegistry):
         # Not under the read lock: other readers hold it at the same time, so it would not
         # stop two lookups from losing an increment. The counters' own lock does.
         with self._counts_lock:
-            self._increment(LOOKUPS + job_type)
+            self.increment_counter(LOOKUPS + job_type)
         return handler
 
     def job_types(self) -> list[str]:
@@ -264,4 +267,85 @@ class LockedRegistry(UnsafeRegistry):
     def statistics(self) -> RegistryStatistics:
         """The counters and the registration order, as a consistent frozen snapshot."""
         with self._lock.read_lock(), self._counts_lock:
+            return super().statistics()
+
+
+class OneLockRegistry(UnsafeRegistry):
+    """``UnsafeRegistry`` with one ``threading.Lock`` held for the whole of every method.
+
+    The simplest fix, and a correct one: at most one thread at a time is inside any method,
+    so no other thread can run between a check and its act, between the read and the write
+    of a counter, or while the dict is being walked. The price is that lookups, which only
+    read, also wait for each other (``goqueue.RWLock`` lets them in together).
+
+    Args:
+        handlers, order, counts: as for ``UnsafeRegistry``.
+
+    >>> registry = OneLockRegistry()
+    >>> registry.register_handler("sms", print)
+    >>> registry.register_handler("sms", repr)
+    >>> registry.job_types(), registry.statistics().registrations
+    (['sms'], 2)
+    >>> registry.get_handler("push")
+    Traceback (most recent call last):
+      ...
+    goqueue.errors.UnknownJobType: no handler registered for job type: 'push'
+    """
+
+    def __init__(
+        self,
+        *,
+        handlers: MutableMapping[str, Handler] | None = None,
+        order: MutableSequence[str] | None = None,
+        counts: MutableMapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(handlers=handlers, order=order, counts=counts)
+        # Guards self._handlers, self._order and self._counts: every method holds it from
+        # its first access of them to its last. Not reentrant: no method calls another
+        # locked method while holding it.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<OneLockRegistry job_types={self.job_types()}>"
+
+    def register_handler(self, job_type: str, handler: Handler) -> None:
+        """Register *handler* for *job_type*, replacing any earlier one.
+
+        Raises:
+            TypeError: *job_type* is not a non-empty string or *handler* is not callable.
+        """
+        _check_registration(job_type, handler)
+        with self._lock:
+            if job_type not in self._handlers:
+                _log.debug("new job type: %r", job_type)
+                self._order.append(job_type)
+            self._handlers[job_type] = handler
+            self.increment_counter(REGISTRATIONS)
+
+    def get_handler(self, job_type: str) -> Handler:
+        """Return the handler for *job_type* and count the lookup.
+
+        Raises:
+            UnknownJobType: nothing is registered for it.
+        """
+        with self._lock:
+            handler = self._handlers.get(job_type)
+            if handler is None:
+                raise UnknownJobType(job_type)
+            self.increment_counter(LOOKUPS + job_type)
+            return handler
+
+    def job_types(self) -> list[str]:
+        """The registered job types, in the order they were first registered."""
+        with self._lock:
+            return list(self._order)
+
+    def handlers_snapshot(self) -> dict[str, Handler]:
+        """A copy of the job type -> handler map, taken under the lock."""
+        with self._lock:
+            return {job_type: self._handlers[job_type] for job_type in self._handlers}
+
+    def statistics(self) -> RegistryStatistics:
+        """The counters and the registration order, as a consistent frozen snapshot."""
+        with self._lock:
             return super().statistics()

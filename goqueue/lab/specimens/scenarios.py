@@ -19,7 +19,7 @@ from typing import Any
 from goqueue.lab.explore import Scenario
 from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
 from goqueue.lab.shared_locks import SharedLock, SharedRWLock
-from goqueue.lab.unsafe_registry import LockedRegistry, UnsafeRegistry
+from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
 __all__ = [
     "SCENARIOS",

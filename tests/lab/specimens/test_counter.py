@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import doctest
 import sys
 
 import pytest
 
-import goqueue.lab.classic
-from goqueue.lab.classic import VARIANTS, count_in_threads, show_switch_points, switch_points
+from goqueue.lab.specimens.counter import (
+    VARIANTS,
+    count_in_threads,
+    show_switch_points,
+    switch_points,
+)
 
 GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(goqueue.lab.classic).failed == 0
 
 
 @pytest.mark.skipif(not GIL, reason="without the GIL the plain increment does lose updates")

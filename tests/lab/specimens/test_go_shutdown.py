@@ -102,12 +102,3 @@ def test_plot_dropped_draws_one_bar_per_possible_count() -> None:
         assert ax.get_xlabel() == "jobs never run (per stop)"
     finally:
         plt.close(ax.figure)
-
-
-def test_doctests() -> None:
-    import doctest
-
-    import goqueue.lab.go_shutdown as module
-
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0

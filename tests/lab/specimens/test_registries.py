@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import logging
 import threading
 from collections.abc import Iterator
@@ -10,16 +9,17 @@ from typing import Any
 
 import pytest
 
-import goqueue.lab.unsafe_registry
 from goqueue import UnknownJobType
-from goqueue.lab.unsafe_registry import LockedRegistry, RegistryStatistics, UnsafeRegistry
+from goqueue.lab import Grade, changed_lines, hammer
+from goqueue.lab.specimens.registries import (
+    LockedRegistry,
+    OneLockRegistry,
+    RegistryStatistics,
+    UnsafeRegistry,
+)
 
 FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
 REGISTRIES = [UnsafeRegistry, LockedRegistry]
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(goqueue.lab.unsafe_registry).failed == 0
 
 
 def handler_a(ctx: Any, payload: dict[str, Any]) -> None:
@@ -168,7 +168,7 @@ def debug_log_hook() -> Iterator[list[Any]]:
         def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover
             raise AssertionError("handle() does not emit")
 
-    logger = logging.getLogger("goqueue.lab.unsafe_registry")
+    logger = logging.getLogger("goqueue.lab.specimens.registries")
     handler, old_level = Hook(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -237,3 +237,71 @@ def test_iteration_window_raises_dictionary_changed_size() -> None:
     errors = race.run(registry.handlers_snapshot, lambda: registry.register_handler("push", print))
     assert [type(e) for e in errors] == [RuntimeError]
     assert str(errors[0]) == "dictionary changed size during iteration"
+
+
+# -- OneLockRegistry --
+
+
+def test_the_one_lock_fix_only_adds_the_with_lines() -> None:
+    for name in ["register_handler", "get_handler", "job_types", "handlers_snapshot"]:
+        diff = changed_lines(getattr(UnsafeRegistry, name), getattr(OneLockRegistry, name))
+        marked = [line for line in diff.splitlines() if not line.startswith("  ")]
+        assert marked == ["+     with self._lock:"], (name, diff)
+
+
+def test_one_lock_registry_keeps_the_registry_api() -> None:
+    registry = OneLockRegistry()
+    registry.register_handler("email", print)
+    registry.register_handler("sms", repr)
+    registry.register_handler("email", repr)
+    assert registry.job_types() == ["email", "sms"]
+    assert registry.get_handler("email") is repr
+    assert registry.handlers_snapshot() == {"email": repr, "sms": repr}
+    stats = registry.statistics()
+    assert (stats.registrations, stats.lookups, stats.order) == (3, {"email": 1}, ("email", "sms"))
+    assert repr(registry) == "<OneLockRegistry job_types=['email', 'sms']>"
+    with pytest.raises(UnknownJobType, match=r"^no handler registered for job type: 'push'$"):
+        registry.get_handler("push")
+    with pytest.raises(TypeError, match=r"^handler for 'x' must be callable, got 3$"):
+        registry.register_handler("x", 3)  # type: ignore[arg-type]
+
+
+def test_one_lock_registry_shows_no_anomaly_under_the_hammer() -> None:
+    # The same run finds anomalies in UnsafeRegistry (tests/lab/test_hammer.py).
+    outcomes = hammer(OneLockRegistry, threads=4, seconds=0.5, trials=5)
+    assert outcomes.target == "OneLockRegistry"
+    assert outcomes.operations > 0
+    assert outcomes.anomalies == 0, str(outcomes)
+    assert outcomes.exceptions == {}
+    # Not vacuous: a read-back saw another thread's handler, so the threads interleaved.
+    assert any(t.grade is Grade.INTERESTING for t in outcomes.trials)
+
+
+def test_one_lock_registry_counts_exactly_from_threads_released_together() -> None:
+    registry = OneLockRegistry()
+    threads, rounds = 4, 2_000
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(rounds):
+                job_type = f"job-{i % 50}"  # every thread registers the same 50 types
+                registry.register_handler(job_type, print)
+                registry.get_handler(job_type)
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    try:
+        for worker in workers:
+            worker.start()
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+    assert errors == []
+    stats = registry.statistics()
+    assert stats.registrations == threads * rounds
+    assert sum(stats.lookups.values()) == threads * rounds
+    assert sorted(registry.job_types()) == sorted(f"job-{i}" for i in range(50))

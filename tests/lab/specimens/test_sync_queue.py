@@ -67,12 +67,3 @@ def test_unknown_type_is_refused_and_nothing_is_stored() -> None:
 def test_get_job_of_an_unknown_id_raises() -> None:
     with pytest.raises(JobNotFound, match=r"^job nope not found$"):
         SyncQueue().get_job("nope")
-
-
-def test_doctests() -> None:
-    import doctest
-
-    import goqueue.lab.sync_queue as module
-
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
