@@ -175,7 +175,8 @@ class SQLiteStorage(JobStorage):
         recovered: how many jobs ``recover`` put back to pending on open.
 
     Raises:
-        ValueError: a bad *timeout*, *synchronous* or *lease*.
+        TypeError: *lease* is not a number.
+        ValueError: a bad *timeout*, *synchronous* or *lease* (not finite, or <= 0).
         StorageError: the file cannot be opened as a job database (not a database,
             read-only, or made by a newer goqueue); ``StorageBusy`` if another process
             held the write lock for longer than *timeout*.
@@ -194,8 +195,10 @@ class SQLiteStorage(JobStorage):
             raise ValueError(f"timeout must be >= 0, got {timeout}")
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
-        if not (isinstance(lease, (int, float)) and math.isfinite(lease) and lease > 0):
-            raise ValueError(f"lease must be a finite number of seconds > 0, got {lease!r}")
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+            raise TypeError(f"lease must be a number of seconds, got {type(lease).__name__}")
+        if not (math.isfinite(lease) and lease > 0):
+            raise ValueError(f"lease must be a finite number of seconds > 0, got {lease}")
         self.path = path
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self.lease = float(lease)
@@ -686,6 +689,17 @@ def _from_row(row: tuple[Any, ...]) -> Job:
     return job
 
 
+# What json.loads returns, named as JSON names it.
+_JSON_KINDS = {
+    list: "a JSON array",
+    str: "a JSON string",
+    int: "a JSON number",
+    float: "a JSON number",
+    bool: "a JSON boolean",
+    type(None): "JSON null",
+}
+
+
 def _diagnose(row: tuple[Any, ...]) -> str:
     """Why ``_from_row`` refused *row*: the first column that is wrong, in words."""
     _, job_type, payload, max_retry, status, attempts, _, created, updated, due = row
@@ -696,7 +710,7 @@ def _diagnose(row: tuple[Any, ...]) -> str:
     except (TypeError, ValueError) as err:
         return f"payload is not JSON: {err}"
     if not isinstance(data, dict):
-        return f"payload is a JSON {type(data).__name__}, not an object"
+        return f"payload is {_JSON_KINDS.get(type(data), 'not JSON')}, not an object"
     try:
         JobStatus(status)
     except ValueError:
