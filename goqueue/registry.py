@@ -8,10 +8,13 @@ the unguarded version, to break on purpose.)
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownJobType
+from .job import check_job_type
 from .rwlock import RWLock
 
 if TYPE_CHECKING:
@@ -21,6 +24,44 @@ __all__ = ["Handler", "Registry"]
 
 #: A handler is called as ``handler(ctx, payload)`` and fails by raising.
 Handler = Callable[["JobContext", dict[str, Any]], object]
+
+
+# What to do instead, for each kind of handler that cannot run in a thread as it is.
+_ADVICE = {
+    "an async function": (
+        ": goqueue runs handlers in threads; wrap it,"
+        " e.g. lambda ctx, payload: asyncio.run(handler(ctx, payload))"
+    ),
+    "a generator function": (
+        ": calling it only makes a generator and runs none of its body; make it a plain"
+        " function, or wrap it, e.g. lambda ctx, payload: list(handler(ctx, payload))"
+    ),
+    "an async generator function": (
+        ": goqueue runs handlers in threads and calling it runs none of its body;"
+        " make it a plain function"
+    ),
+}
+
+
+def _function_kind(handler: object) -> str | None:
+    """Which of the kinds in _ADVICE *handler* is, seen through partials; None if none."""
+    target = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isfunction(target) or inspect.ismethod(target)):
+        if isinstance(target, type):
+            return None  # a class: calling it makes an instance
+        # A callable object: what counts is its class's __call__ (bound to it).
+        target = getattr(target, "__call__", None)  # noqa: B004 - the method itself
+        while isinstance(target, functools.partial):
+            target = target.func
+    if inspect.iscoroutinefunction(target):
+        return "an async function"
+    if inspect.isasyncgenfunction(target):
+        return "an async generator function"
+    if inspect.isgeneratorfunction(target):
+        return "a generator function"
+    return None
 
 
 class Registry:
@@ -58,13 +99,23 @@ class Registry:
     def register_handler(self, job_type: str, handler: Handler) -> None:
         """Register *handler* for *job_type*, replacing any earlier one.
 
+        Handlers run in worker threads and are called like plain functions, so an
+        ``async def`` function or a generator function is refused: calling one runs
+        none of its body, and the job would be marked completed.
+
         Raises:
-            TypeError: *job_type* is not a non-empty string or *handler* is not callable.
+            TypeError: *job_type* is not a non-empty string; *handler* is not callable,
+                or is an async function, a generator function or an async generator
+                function (also behind ``functools.partial`` or as ``__call__``).
+            ValueError: *job_type* is longer than 200 characters or holds a lone
+                surrogate (see ``goqueue.job.check_job_type``).
         """
-        if not isinstance(job_type, str) or not job_type:
-            raise TypeError(f"job_type must be a non-empty str, got {job_type!r}")
+        check_job_type(job_type)
         if not callable(handler):
             raise TypeError(f"handler for {job_type!r} must be callable, got {handler!r}")
+        kind = _function_kind(handler)
+        if kind is not None:
+            raise TypeError(f"handler for {job_type!r} is {kind}{_ADVICE[kind]}")
         with self._lock.write_lock():
             self._handlers[job_type] = handler
 
