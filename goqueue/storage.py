@@ -16,9 +16,11 @@ Two rules make a storage safe to share between the submitter and the workers:
 from __future__ import annotations
 
 import abc
+import math
 import threading
-from collections.abc import Iterable
-from datetime import datetime
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from .errors import JobNotFound
@@ -94,8 +96,7 @@ class JobStorage(abc.ABC):
         backlog of large payloads is not loaded into memory at start.
         """
         return [
-            PendingJob(job.id, job.type, job.next_attempt_at)
-            for job in self.list_jobs(_PENDING)
+            PendingJob(job.id, job.type, job.next_attempt_at) for job in self.list_jobs(_PENDING)
         ]
 
     @abc.abstractmethod
@@ -106,8 +107,55 @@ class JobStorage(abc.ABC):
         """Release resources (connections, files). The default does nothing."""
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _finished_at(job: Job) -> datetime:
+    return job.updated_at
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def _check_seconds(name: str, value: object) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value}")
+    return timedelta(seconds=value)
+
+
 class MemoryStorage(JobStorage):
     """Jobs in a dict, guarded by one lock per instance (no module-level state).
+
+    By default every job is kept for ever, finished ones included, so that every job can
+    be read back (the lessons do): memory grows with every job submitted. A *retention
+    policy* forgets finished jobs (COMPLETED, FAILED or CANCELLED) as new ones finish;
+    pending and processing jobs are never forgotten. ``prune()`` does the same on demand.
+
+    Args:
+        keep_finished: keep at most this many finished jobs; when one more job finishes,
+            the job that finished first is forgotten. None (the default): no limit.
+        finished_ttl: forget a finished job once it finished more than this many
+            seconds ago (by its ``updated_at``). None (the default): no limit. Checked
+            whenever a job finishes, so an idle storage keeps its last jobs until
+            something finishes or ``prune()`` is called.
+        clock: the current time as an aware datetime, for ``finished_ttl`` and
+            ``prune(older_than=...)``; ``datetime.now(timezone.utc)`` by default, the
+            clock that sets ``Job.updated_at``. Tests pass a fake one.
+
+    Raises:
+        TypeError: *keep_finished* is not an int, *finished_ttl* not a number (a bool
+            is neither), or *clock* not callable.
+        ValueError: *keep_finished* < 0, or *finished_ttl* negative or not finite.
+
+    A forgotten job is gone: ``get_job`` returns None and ``Queue.wait`` raises
+    ``JobNotFound`` for it, so keep enough finished jobs for whoever reads them back.
 
     >>> storage = MemoryStorage()
     >>> job = Job(type="email")
@@ -115,11 +163,39 @@ class MemoryStorage(JobStorage):
     >>> job.payload["changed"] = True          # the caller's object...
     >>> storage.get_job(job.id).payload        # ...is not the stored one
     {}
+    >>> storage = MemoryStorage(keep_finished=1)
+    >>> first, second = Job(type="email"), Job(type="email")
+    >>> for job in (first, second):
+    ...     storage.save_job(job)
+    ...     _ = storage.cancel_job(job.id)
+    >>> storage.get_job(first.id) is None, storage.get_job(second.id) is None
+    (True, False)
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        keep_finished: int | None = None,
+        finished_ttl: float | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if keep_finished is not None:
+            _check_count("keep_finished", keep_finished)
+        ttl = None if finished_ttl is None else _check_seconds("finished_ttl", finished_ttl)
+        if not callable(clock):
+            raise TypeError(f"clock must be callable, got {type(clock).__name__}")
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # guarded by self._lock; insertion order = age
+        self._keep_finished = keep_finished
+        self._finished_ttl = ttl
+        self._clock = clock
+        # True when a retention policy is on; only then are finished jobs tracked.
+        self._retains = keep_finished is not None or ttl is not None
+        # Ids of the finished jobs, in the order they finished (oldest first), tracked
+        # only when self._retains. Guarded by self._lock.
+        # Invariants (when self._retains): the ids in self._finished are exactly those
+        # of the final jobs in self._jobs; len(self._finished) <= keep_finished.
+        self._finished: OrderedDict[str, None] = OrderedDict()
         # A subclass that overrides update_job (to record or check what is saved) sees
         # hand-overs through it too.
         self._hand_over_copies = type(self).update_job is not MemoryStorage.update_job
@@ -141,6 +217,8 @@ class MemoryStorage(JobStorage):
         self._lock.acquire()
         try:
             self._jobs[job.id] = stored
+            if self._retains:
+                self._track(stored)
         finally:
             self._lock.release()
 
@@ -156,6 +234,8 @@ class MemoryStorage(JobStorage):
             if job.id not in self._jobs:
                 raise JobNotFound(job.id)
             self._jobs[job.id] = stored
+            if self._retains:
+                self._track(stored)
         finally:
             self._lock.release()
 
@@ -171,6 +251,8 @@ class MemoryStorage(JobStorage):
             if job.id not in self._jobs:
                 raise JobNotFound(job.id)
             self._jobs[job.id] = job
+            if self._retains:
+                self._track(job)
         finally:
             self._lock.release()
 
@@ -180,7 +262,7 @@ class MemoryStorage(JobStorage):
             job = self._jobs.get(job_id)
             if job is None or job.status is not _PENDING:
                 return None
-            job.mark_running()
+            job.mark_running()  # not final: nothing for the retention policy
             return job.copy()
         finally:
             self._lock.release()
@@ -191,7 +273,10 @@ class MemoryStorage(JobStorage):
             if job is None or job.status is not JobStatus.PENDING:
                 return None
             job.cancel()
-            return job.copy()
+            copy = job.copy()  # before _track, which may forget the job (keep_finished=0)
+            if self._retains:
+                self._track(job)
+            return copy
 
     def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         with self._lock:
@@ -201,5 +286,82 @@ class MemoryStorage(JobStorage):
             return [job.copy() for job in jobs]
 
     def clear(self) -> None:
+        """Remove every job, pending and processing ones too (``prune`` keeps those)."""
         with self._lock:
             self._jobs.clear()
+            self._finished.clear()
+
+    def prune(self, *, keep: int = 0, older_than: float | None = None) -> int:
+        """Forget finished jobs, the ones that finished first first; return how many.
+
+        Only COMPLETED, FAILED and CANCELLED jobs are removed, never a pending or a
+        processing one. Works with or without a retention policy.
+
+        Args:
+            keep: how many of the most recently finished jobs to keep.
+            older_than: if given, only forget jobs that finished (``updated_at``) more
+                than this many seconds ago.
+
+        Returns:
+            The number of jobs removed.
+
+        Raises:
+            TypeError: *keep* is not an int, or *older_than* not a number.
+            ValueError: *keep* < 0, or *older_than* negative or not finite.
+
+        >>> storage = MemoryStorage()
+        >>> for n in range(3):
+        ...     job = Job(type="email")
+        ...     storage.save_job(job)
+        ...     _ = storage.cancel_job(job.id)
+        >>> storage.save_job(Job(type="email"))  # pending: never pruned
+        >>> storage.prune(keep=1), len(storage)
+        (2, 2)
+        """
+        _check_count("keep", keep)
+        age = None if older_than is None else _check_seconds("older_than", older_than)
+        with self._lock:
+            finished = self._finished_ids()
+            candidates = finished[: max(len(finished) - keep, 0)]
+            if age is not None:
+                cutoff = self._clock() - age
+                candidates = [i for i in candidates if self._jobs[i].updated_at <= cutoff]
+            for job_id in candidates:
+                del self._jobs[job_id]
+                self._finished.pop(job_id, None)
+            return len(candidates)
+
+    def _finished_ids(self) -> list[str]:
+        """The ids of the finished jobs, the one that finished first first (lock held)."""
+        assert self._lock.locked(), "MemoryStorage._finished_ids needs self._lock held"
+        if self._retains:
+            return list(self._finished)
+        finished = [job for job in self._jobs.values() if job.status.is_final]
+        finished.sort(key=_finished_at)  # stable: jobs finished together stay by age
+        return [job.id for job in finished]
+
+    def _track(self, job: Job) -> None:
+        """Note a stored job's status for the retention policy, then apply the policy.
+
+        Called with self._lock held, for every job stored or changed while a policy is
+        on. O(1) amortised: each job is forgotten at most once, from the front.
+        """
+        assert self._lock.locked(), "MemoryStorage._track needs self._lock held"
+        finished = self._finished
+        if not job.status.is_final:
+            # A new job, a retry, or a finished job saved again as unfinished.
+            finished.pop(job.id, None)
+            return
+        finished[job.id] = None  # a job finished twice keeps its first place
+        jobs = self._jobs
+        if self._keep_finished is not None:
+            while len(finished) > self._keep_finished:
+                del jobs[finished.popitem(last=False)[0]]
+        if self._finished_ttl is not None and finished:
+            cutoff = self._clock() - self._finished_ttl
+            while finished:
+                oldest = next(iter(finished))
+                if jobs[oldest].updated_at > cutoff:
+                    break
+                del finished[oldest]
+                del jobs[oldest]
