@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from goqueue.lab.hammer import hammer
 from goqueue.lab.specimens.counter import count_in_threads
+from goqueue.lab.stress.hammer import hammer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,6 @@ matplotlib and ipywidgets lazily, inside the functions that need them.
 
 from __future__ import annotations
 
-from goqueue.lab.hammer import HammerProgress, hammer
-from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 from goqueue.lab.race_panel import RacePanel, race_panel
 
 # -- registries and the hammer (issue 3) --
@@ -24,6 +22,8 @@ from goqueue.lab.specimens.registries import (
     RegistryStatistics,
     UnsafeRegistry,
 )
+from goqueue.lab.stress.hammer import HammerProgress, hammer
+from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --

@@ -3,7 +3,7 @@
 Subcommands:
 
 * ``race``: hammer a registry and watch the anomalies add up live, then print the graded
-  outcome table (``goqueue.lab.hammer``);
+  outcome table (``goqueue.lab.stress.hammer``);
 * ``bench``: the throughput and lock tables (``goqueue.lab.benchmarks``);
 * ``explore``: every interleaving of a small scenario (``goqueue.lab.explorer_cli``).
 
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from goqueue.lab.hammer import TARGETS, HammerProgress, hammer
+from goqueue.lab.stress.hammer import TARGETS, HammerProgress, hammer
 
 __all__ = ["LiveDisplay", "build_parser", "main"]
 

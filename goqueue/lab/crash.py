@@ -10,7 +10,7 @@
   ``storage_locked_errors`` runs the same writes through ``SQLiteStorage``.
 * ``measure_storage_throughput`` times no-op jobs through a queue on a given storage.
 
-The worker processes run ``_worker_main`` (see ``_WORKER``).
+The worker processes run ``run_worker`` (see ``_WORKER``).
 """
 
 from __future__ import annotations
@@ -75,17 +75,23 @@ class CrashResult:
 
 
 _WORKER = (
-    "import sys; from goqueue.lab.crash import _worker_main;"
-    " _worker_main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),"
-    " int(sys.argv[5]))"
+    "import sys; from goqueue.lab.crash import run_worker;"
+    " run_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),"
+    " int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]))"
 )
 _SLOW_SECONDS = 60.0  # a "slow" job in the process that is going to be killed
 
 
 def _start_worker(
-    db: Path, runs_log: Path, workers: int, work_seconds: float, slow_from: int
+    db: Path,
+    runs_log: Path,
+    workers: int,
+    work_seconds: float,
+    slow_from: int,
+    lease: float,
+    timeout: float,
 ) -> subprocess.Popen[str]:
-    args = [str(db), str(runs_log), str(workers), str(work_seconds), str(slow_from)]
+    args = [str(arg) for arg in (db, runs_log, workers, work_seconds, slow_from, lease, timeout)]
     return subprocess.Popen(
         [sys.executable, "-c", _WORKER, *args], stdout=subprocess.PIPE, text=True
     )
@@ -105,6 +111,7 @@ def kill_mid_run(
     work_seconds: float = 0.01,
     *,
     kill_after: int = 10,
+    lease: float = 1.0,
     timeout: float = 30.0,
 ) -> CrashResult:
     """Kill a queue process with SIGKILL mid-run, restart it on the same file, report.
@@ -115,6 +122,9 @@ def kill_mid_run(
         work_seconds: how long each job's handler works (except the slow ones).
         kill_after: how many jobs the first process completes; the next ones are slow
             in that process, and the kill comes when every worker is busy with one.
+        lease: the storage lease (seconds) in both processes: the second one takes back
+            the killed one's jobs once their lease has run out, so it waits about this
+            long before it can run them.
         timeout: seconds allowed for each wait; a failure bound, not a pace.
 
     Returns:
@@ -136,7 +146,7 @@ def kill_mid_run(
             for n in range(jobs):
                 storage.save_job(Job(type="work", payload={"n": n}))
 
-        first = _start_worker(db, runs_log, workers, work_seconds, slow_from=kill_after)
+        first = _start_worker(db, runs_log, workers, work_seconds, kill_after, lease, timeout)
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -155,7 +165,7 @@ def kill_mid_run(
             first.communicate()
         at_kill = _counts(db)
 
-        second = _start_worker(db, runs_log, workers, work_seconds, slow_from=-1)
+        second = _start_worker(db, runs_log, workers, work_seconds, -1, lease, timeout)
         try:
             out, _ = second.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -183,10 +193,23 @@ def kill_mid_run(
     )
 
 
-def _worker_main(db: str, runs_log: str, workers: int, work_seconds: float, slow_from: int) -> None:
+def run_worker(
+    db: str,
+    runs_log: str,
+    workers: int,
+    work_seconds: float,
+    slow_from: int,
+    lease: float,
+    timeout: float,
+) -> None:
     """The process ``kill_mid_run`` starts: run every job in *db*, log each handler start.
 
     Jobs numbered *slow_from* or more take ``_SLOW_SECONDS`` (none if *slow_from* < 0).
+    Before it starts its queue, it takes back the jobs a killed process left running, as
+    their leases run out (``recover_expired``), and prints ``recovered N``.
+
+    Raises:
+        TimeoutError: jobs were still running under another owner after *timeout* seconds.
     """
     log_fd = os.open(runs_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
@@ -195,8 +218,15 @@ def _worker_main(db: str, runs_log: str, workers: int, work_seconds: float, slow
         slow = 0 <= slow_from <= payload["n"]
         ctx.cancelled.wait(_SLOW_SECONDS if slow else work_seconds)  # the "work"
 
-    storage = SQLiteStorage(db)
-    print(f"recovered {storage.recovered}", flush=True)
+    storage = SQLiteStorage(db, lease=lease)
+    recovered = storage.recovered
+    deadline = time.monotonic() + timeout
+    while storage.list_jobs(JobStatus.PROCESSING):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still running under another owner after {timeout} s")
+        time.sleep(lease / 10)  # polling interval; the loop's predicate decides
+        recovered += storage.recover_expired()
+    print(f"recovered {recovered}", flush=True)
     queue = Queue(workers=workers, storage=storage)
     queue.register_handler("work", work)
     queue.start()

@@ -23,8 +23,8 @@ import sys
 import threading
 from typing import Any
 
-from goqueue.lab.hammer import HammerProgress, hammer
-from goqueue.lab.outcomes import Outcomes
+from goqueue.lab.stress.hammer import HammerProgress, hammer
+from goqueue.lab.stress.outcomes import Outcomes
 
 __all__ = ["REGISTRIES", "RacePanel", "race_panel"]
 

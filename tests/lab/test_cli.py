@@ -13,7 +13,7 @@ import pytest
 
 from goqueue.lab import cli
 from goqueue.lab.cli import LiveDisplay, main
-from goqueue.lab.hammer import HammerProgress
+from goqueue.lab.stress.hammer import HammerProgress
 
 
 def progress(trial: int, operations: int, anomalies: int, done: bool = False) -> HammerProgress:

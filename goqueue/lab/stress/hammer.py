@@ -13,7 +13,7 @@ calls for a number of seconds or iterations:
   window).
 
 Each thread counts what it did in its own variables. After the join, on one thread, the
-registry is compared with those counts (see ``goqueue.lab.outcomes``): a correct registry
+registry is compared with those counts (see ``goqueue.lab.stress.outcomes``): a correct registry
 must agree exactly. Exceptions inside the threads are caught and counted, never printed.
 
 >>> outcomes = hammer("locked", threads=2, iterations=200, trials=2)
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from goqueue.errors import UnknownJobType
-from goqueue.lab.outcomes import Outcomes, TrialResult
 from goqueue.lab.specimens.registries import LockedRegistry, RegistryStatistics, UnsafeRegistry
+from goqueue.lab.stress.outcomes import Outcomes, TrialResult
 from goqueue.registry import Handler, Registry
 
 __all__ = ["HammerProgress", "RegistryLike", "hammer"]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from goqueue import Registry
-from goqueue.lab.hammer import HammerProgress, hammer
-from goqueue.lab.outcomes import Grade
 from goqueue.lab.specimens.registries import RegistryStatistics, UnsafeRegistry
+from goqueue.lab.stress.hammer import HammerProgress, hammer
+from goqueue.lab.stress.outcomes import Grade
 
 MILLION = 1_000_000
 

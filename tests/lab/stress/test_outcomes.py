@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from goqueue.lab.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
+from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 
 
 def make_outcomes(*trials: TrialResult) -> Outcomes:
