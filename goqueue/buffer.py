@@ -9,6 +9,10 @@ Two things differ from ``queue.Queue``, both for the worker pool:
   and buffer it in one atomic step.
 * It chooses which idle worker to wake, and how many: one at a time, the one that went
   idle last (see ``JobBuffer.take``). ``queue.Queue`` wakes a waiting getter on every put.
+* A submitter can *reserve* a slot before it knows it will use it (``reserve``,
+  ``wait_to_reserve``), then ``fill`` it or give it back (``unreserve``). The pool waits
+  for room before it saves a job, so a submit that times out on a full buffer has stored
+  nothing, and one that has stored its job never waits again.
 
 >>> import threading
 >>> lock = threading.Lock()
@@ -24,6 +28,7 @@ Two things differ from ``queue.Queue``, both for the worker pool:
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -43,17 +48,19 @@ class JobBuffer:
             wake-up (a thread switch) per half buffer instead of one per job.
     """
 
-    def __init__(self, lock: threading.Lock, capacity: int) -> None:
+    def __init__(self, lock: threading.Lock | threading.RLock, capacity: int) -> None:
         self.capacity = capacity
         self._lock = lock
         self._low_water = capacity // 2
         # All fields below are guarded by *lock*.
-        # Invariant: len(_ids) <= capacity.
+        # Invariant: len(_ids) + _reserved <= capacity.
         self._ids: deque[str] = deque()  # oldest first
+        self._reserved = 0  # slots promised to submitters that have not filled them yet
         # Notified when _ids drops to _low_water or below, if _put_waiters > 0 (as many
-        # waiters as there is room for); notified (all) by release_put_waiters().
+        # waiters as there is room for), when a slot is given back, and (all) by
+        # release_put_waiters().
         self._not_full = threading.Condition(lock)
-        self._put_waiters = 0  # threads in put() waiting for room
+        self._put_waiters = 0  # threads in put() or wait_to_reserve() waiting for room
         # Idle workers, each parked on its own lock (held, so that acquiring it again
         # blocks) until _wake_one pops and releases it. A stack: the worker that went idle
         # last is woken first, while its memory is still in the CPU's caches.
@@ -64,14 +71,75 @@ class JobBuffer:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._ids
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for room (submitters, and the pool's retry scheduler)."""
+        return self._put_waiters
+
+    @property
+    def reserved(self) -> int:
+        """Slots reserved and not filled yet."""
+        return self._reserved
+
     def offer(self, job_id: str) -> bool:
         """Append *job_id* if there is room; False (and nothing appended) if full."""
-        if len(self._ids) >= self.capacity:
+        if len(self._ids) + self._reserved >= self.capacity:
             return False
         self._ids.append(job_id)
         if self._parked and not self._waking:
             self._wake_one()
         return True
+
+    def reserve(self) -> bool:
+        """Hold a slot for a later ``fill``, if there is room now; False if full."""
+        if len(self._ids) + self._reserved >= self.capacity:
+            return False
+        self._reserved += 1
+        return True
+
+    def wait_to_reserve(self, timeout: float | None, still_wanted: Callable[[], bool]) -> bool:
+        """Reserve a slot, waiting for room at most *timeout* seconds (None: for ever).
+
+        Gives up as soon as ``still_wanted()`` is False (checked on every wake-up; the
+        owner calls ``release_put_waiters`` when it changes).
+
+        Returns:
+            True with a slot reserved; False after the timeout, or once not wanted.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._put_waiters += 1
+        try:
+            while still_wanted():
+                if self.reserve():
+                    return True
+                if deadline is None:
+                    self._not_full.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._not_full.wait(remaining)
+            return False
+        finally:
+            self._put_waiters -= 1
+
+    def fill(self, job_id: str) -> None:
+        """Put *job_id* in a slot reserved before, and wake an idle worker for it."""
+        assert self._reserved > 0, "fill() without a reserved slot"
+        self._reserved -= 1
+        self._ids.append(job_id)
+        if self._parked and not self._waking:
+            self._wake_one()
+
+    def unreserve(self) -> None:
+        """Give back a reserved slot that will not be filled."""
+        assert self._reserved > 0, "unreserve() without a reserved slot"
+        self._reserved -= 1
+        if self._put_waiters:
+            self._not_full.notify()
 
     def put(self, job_id: str, wanted: Callable[[str], bool]) -> None:
         """Append *job_id*, first waiting for room while the buffer is full.
@@ -119,8 +187,8 @@ class JobBuffer:
                 self._lock.acquire()
             self._waking -= 1
         job_id = ids.popleft()
-        if self._put_waiters and len(ids) <= self._low_water:
-            self._not_full.notify(self.capacity - len(ids))
+        if self._put_waiters and len(ids) + self._reserved <= self._low_water:
+            self._not_full.notify(self.capacity - len(ids) - self._reserved)
         if ids and self._parked and not self._waking:
             self._wake_one()
         return job_id

@@ -39,7 +39,7 @@ class JobLedger:
         lock: the owner's lock (the worker pool's).
     """
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock | threading.RLock) -> None:
         # All fields below are guarded by *lock*.
         # Invariant: every id in _unfinished was accepted and has not been finished.
         self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
@@ -90,6 +90,21 @@ class JobLedger:
             return False
         if status is not None:
             self.final_counts[status] += 1
+        if self._finish_waiters:
+            self._job_finished.notify_all()
+        if not self._unfinished and self._idle_waiters:
+            self._idle.notify_all()
+        return True
+
+    def withdraw(self, job_id: str) -> bool:
+        """Take back an accepted job as if it had never been accepted (not counted).
+
+        For a submit that fails after the job was entered (its save raised, or the queue
+        stopped under it): ``submitted`` goes down again. False if it was not in.
+        """
+        if self._unfinished.pop(job_id, None) is None:
+            return False
+        self.submitted -= 1
         if self._finish_waiters:
             self._job_finished.notify_all()
         if not self._unfinished and self._idle_waiters:

@@ -10,43 +10,58 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   workers to exit. The Go original cancelled its context first, so workers chose at random
   between exiting and taking the next buffered job, and buffered jobs were dropped.
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
-  for the running ones. Either way, once ``stop()`` returns no job is pending or processing.
+  for the running ones. Either way, once ``stop()`` returns no job is pending or processing
+  in the storage, unless the storage failed: such jobs are named in the report.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
   thread keeps it in a ``RetrySchedule`` (``goqueue.schedule``) until its backoff is over,
   then puts it in the buffer.
 
-The buffer (``goqueue.buffer.JobBuffer``) runs on the pool's lock, so a worker records the
-job it ran and takes the next id in one acquire; it wakes idle workers one at a time.
+**Faults.** The pool's lock guards only in-memory bookkeeping: no storage call and no
+handler ever runs under it, so a slow or failing storage holds up nothing but the call that
+uses it. A storage that is busy (``StorageBusy``) is tried again with a short backoff; one
+that keeps failing makes the job *undelivered* (counted and named in the report, never
+counted as completed). ``stop()`` may be called from any thread, several times, from a
+signal handler (even one that interrupted a ``submit_job`` on the same thread: that submit
+then raises ``QueueClosed`` and its job is cancelled), and again after a ``KeyboardInterrupt``
+cut the first one short. A handler must not call ``stop()`` or ``join()`` on its own queue
+(it would wait for itself): that raises ``QueueStateError``. A handler may submit follow-up
+jobs: a submit from one of the pool's own workers never waits for room in the buffer (the
+job waits in the retry schedule instead), so handlers cannot deadlock each other that way.
+A pool left running when the interpreter exits is drained there, as ``ThreadPoolExecutor``
+does: its accepted jobs run (retries that are not yet due are cancelled), with a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+import weakref
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from threading import get_ident
 
 from .backoff import BackoffPolicy, Quadratic
 from .buffer import JobBuffer
-from .errors import JobNotFound, QueueClosed, QueueStateError
+from .errors import JobNotFound, QueueClosed, QueueFull, QueueStateError, StorageError
 from .job import Job, JobStatus
 from .ledger import JobLedger
-from .processor import JobProcessor
+from .processor import JobProcessor, RunOutcome, retry_transient
 from .registry import Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
 from .schedule import RetrySchedule
-from .storage import JobStorage
+from .storage import JobStorage, PendingJob
 
 __all__ = ["PoolState", "QueueStatistics", "ShutdownReport", "WorkerPool"]
 
 log = logging.getLogger("goqueue")
 
-
-# Members as module constants for the code that runs on every job: on Python 3.11 looking
-# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
+# Read on every job: a module global is cheaper to read than a class attribute.
 _RUNNING = PoolState.RUNNING
 _PENDING = JobStatus.PENDING
-_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+_CANCELLED = JobStatus.CANCELLED
+_NOT_RUN = RunOutcome(None)
 
 
 def _check_count(name: str, value: object) -> None:
@@ -54,6 +69,32 @@ def _check_count(name: str, value: object) -> None:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def check_timeout(timeout: object) -> float | None:
+    """Check a ``timeout`` argument; return it as seconds, or None for "wait for ever".
+
+    As in ``threading``: None and ``inf`` (or anything past ``threading.TIMEOUT_MAX``)
+    wait for ever; 0 does not wait.
+
+    Raises:
+        TypeError: *timeout* is not a number (a bool or a str is refused).
+        ValueError: *timeout* is negative or NaN.
+
+    >>> check_timeout(float("inf")) is None, check_timeout(2)
+    (True, 2.0)
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds or None, got nan")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0, got {timeout}")
+    if timeout >= threading.TIMEOUT_MAX:
+        return None
+    return float(timeout)
 
 
 class WorkerPool:
@@ -90,28 +131,39 @@ class WorkerPool:
         self._default_backoff: BackoffPolicy = backoff if backoff is not None else Quadratic()
         self.buffer_size = buffer_size
         self._cancelled = threading.Event()  # set when stopping without draining
-        self._threads: list[threading.Thread] = []
+        # Re-entrant so that stop() from a signal handler that interrupted this thread
+        # inside the pool's bookkeeping can still take it (see stop()).
+        self._lock = threading.RLock()
+        # Per thread: ``worker`` (True in the pool's worker threads) and ``job_id`` (the
+        # job a worker runs), so that a handler calling stop(), join() or wait() on its
+        # own job gets an error instead of waiting for itself.
+        self._local = threading.local()
 
-        # Held while a job is accepted (state checked, job saved, counted), and while
-        # the state changes, so stop() never misses a job that submit() accepted.
-        self._submit_lock = threading.Lock()
-        self._lock = threading.Lock()
-        # Guarded by self._lock; NEW -> RUNNING -> STOPPING also under self._submit_lock:
-        self._state = PoolState.NEW
-        # Guarded by self._lock (the three helpers run on it):
-        # Invariants: every id in _ledger is stored and not final, or is being run;
-        #             _retries holds only ids in _ledger (the buffer may still hold
-        #             ids of cancelled jobs, which workers refuse).
+        # All fields below are guarded by self._lock.
+        # Invariants: every id in _ledger is accepted and not final: stored (or being
+        #             saved, then in _submitting) and pending, or being run (in _active);
+        #             _retries, _active and _submitting hold only ids in _ledger (the
+        #             buffer may still hold ids of cancelled jobs, which workers refuse).
+        self._state = PoolState.NEW  # NEW -> RUNNING -> STOPPING -> STOPPED
         self._ledger = JobLedger(self._lock)  # accepted jobs not final yet; final counts
         self._buffer = JobBuffer(self._lock, buffer_size)  # job ids waiting for a worker
-        self._retries = RetrySchedule(self._lock)  # failed jobs waiting for their backoff
+        self._retries = RetrySchedule(self._lock)  # jobs waiting for their backoff
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
-        self._running = 0
+        self._active: set[str] = set()  # ids a worker has taken and not recorded yet
+        self._submitting: dict[str, int] = {}  # id -> thread saving it in submit()
+        self._withdrawn: set[str] = set()  # submits a re-entrant stop() took back
+        self._cancelling: set[str] = set()  # ids whose cancel someone has under way
+        self._cancelled_ids: list[str] = []  # what stopping cancelled, for the report
+        self._undelivered: dict[str, None] = {}  # given up on: the storage failed
+        self._drain_failed = False  # some stop() cancelled jobs, or gave up waiting
+        self._threads: list[threading.Thread] = []  # started threads, workers first
+        self._scheduler_thread: threading.Thread | None = None
+        self._starter: int | None = None  # the thread inside start(), if any
         self._report: ShutdownReport | None = None
-        self._cancelled_ids: list[str] = []  # what stop() cancelled, for its report
-        # Notified when stop() has finished (for a second, concurrent stop()).
+        # Notified when the pool is STOPPED.
         self._stopped = threading.Condition(self._lock)
+        self._start_done = threading.Event()  # start() has spawned what it will spawn
 
     def __repr__(self) -> str:
         s = self.statistics()
@@ -131,77 +183,191 @@ class WorkerPool:
         """Start the workers and the retry scheduler, then pick up pending jobs.
 
         Jobs already pending in the storage (left by an earlier process, or scheduled
-        for a retry) are taken on as if submitted, each when it is due.
+        for a retry) are taken on as if submitted, each when it is due. They are read
+        (ids and due times only, ``JobStorage.list_pending``) before any thread starts,
+        so a storage that cannot be read fails ``start()`` with the pool still NEW.
 
         Raises:
             QueueStateError: the pool was started before.
+            StorageError: the storage could not list its pending jobs.
+            RuntimeError: a thread could not be started; the pool is then stopped.
         """
-        with self._submit_lock, self._lock:
+        with self._lock:
             if self._state is not PoolState.NEW:
                 raise QueueStateError(f"worker pool cannot be started: it is {self._state}")
-            self._state = PoolState.RUNNING
-        for n in range(1, self.worker_count + 1):
-            self._spawn(self._worker, f"goqueue-worker-{n}")
-        self._spawn(self._scheduler, "goqueue-scheduler")
-        self._recover()
+        backlog = self.storage.list_pending()
+        with self._lock:
+            if self._state is not PoolState.NEW:  # a stop() or start() came in meanwhile
+                raise QueueStateError(f"worker pool cannot be started: it is {self._state}")
+            self._state = _RUNNING
+            self._starter = get_ident()
+        _live_pools.add(self)
+        try:
+            for n in range(1, self.worker_count + 1):
+                if not self._spawn(self._worker, f"goqueue-worker-{n}"):
+                    break
+            else:
+                self._spawn(self._scheduler, "goqueue-scheduler", scheduler=True)
+        except BaseException:
+            self._start_done.set()
+            log.error("worker pool failed to start its threads; stopping it", exc_info=True)
+            self._stop(drain=False, timeout=None)
+            raise
+        finally:
+            with self._lock:
+                self._starter = None
+            self._start_done.set()
+        self._take_on(backlog)
 
-    def _spawn(self, target: object, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
-        self._threads.append(thread)
-        thread.start()
+    def _spawn(self, target: Callable[[], None], name: str, *, scheduler: bool = False) -> bool:
+        """Start one thread; False if the pool stopped meanwhile (then spawn no more)."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()  # only a started thread is ever listed, so stop() can join it
+        with self._lock:
+            self._threads.append(thread)
+            if scheduler:
+                self._scheduler_thread = thread
+            return self._state is _RUNNING
 
-    def _recover(self) -> None:
+    def _take_on(self, backlog: Iterable[PendingJob]) -> None:
         now = datetime.now(timezone.utc)
-        # _submit_lock too: a job that submit() has saved but not yet counted must not be
-        # taken on here as well (it would be buffered twice, and one claim would fail).
-        with self._submit_lock, self._lock:
-            for job in self.storage.list_jobs(JobStatus.PENDING):
-                if not self._ledger.accept(job.id, job.type):
+        with self._lock:
+            if self._state is not _RUNNING:
+                return  # stopped while starting: the jobs stay pending in the storage
+            for entry in backlog:
+                if not self._ledger.accept(entry.id, entry.type):
                     continue  # already accepted
-                due = job.next_attempt_at  # None: due now
+                due = entry.next_attempt_at  # None: due now
                 delay = 0.0 if due is None else max(0.0, (due - now).total_seconds())
-                self._retries.add(job.id, delay)
+                self._retries.add(entry.id, delay)
 
-    def submit(self, job: Job, *, backoff: BackoffPolicy | None = None) -> None:
-        """Save *job* and hand its id to the workers; block while the buffer is full.
+    def submit(
+        self,
+        job: Job,
+        *,
+        backoff: BackoffPolicy | None = None,
+        block: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Save *job* and hand its id to the workers, first waiting for room if full.
+
+        Room in the buffer is reserved *before* the job is saved, so a submit that gives
+        up (``QueueFull``, ``QueueClosed``, an interrupt while waiting) has stored
+        nothing. A submit from one of this pool's own workers (a handler submitting a
+        follow-up job) never waits: if the buffer is full, the job waits in the retry
+        schedule until there is room.
+
+        Args:
+            job: the job; saved as it is (PENDING).
+            backoff: this job's retry backoff, overriding its type's.
+            block: False raises ``QueueFull`` at once instead of waiting for room.
+            timeout: with *block*, how long to wait for room (None or inf: for ever).
 
         Raises:
             ValueError: this pool has the job already and it is not final (saving it
                 again would reset it, and it would run twice).
-            QueueClosed: the pool was stopped.
+            QueueFull: no room in the buffer (at once, or within *timeout*).
+            QueueClosed: the pool was stopped (also while this call waited).
             QueueStateError: the pool was never started.
+            StorageError: the storage could not save the job; it was not accepted.
         """
-        # acquire/try/finally rather than ``with``, as in _worker: this runs for every job.
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         job_id = job.id
-        submit_lock, lock = self._submit_lock, self._lock
-        submit_lock.acquire()
+        lock = self._lock
+        lock.acquire()
         try:
             if self._state is not _RUNNING:
-                if self._state is PoolState.NEW:
-                    raise QueueStateError("queue is not started: call start() first")
-                raise QueueClosed("queue is stopped: submit_job() after stop()")
-            lock.acquire()  # only submit() and _recover() add to the ledger: we hold them off
-            try:
-                if job_id in self._ledger:
+                raise self._closed_error()
+            if job_id in self._ledger:
+                raise ValueError(f"job {job_id} is already submitted and not final")
+            overflow = False
+            if not self._buffer.reserve():  # the common case is room at once
+                if getattr(self._local, "worker", False):
+                    overflow = True  # from a handler: never wait for other handlers
+                elif not block:
+                    raise QueueFull(f"the buffer is full ({self.buffer_size} jobs waiting)")
+                elif not self._buffer.wait_to_reserve(timeout, self._is_running):
+                    if self._state is not _RUNNING:
+                        raise self._closed_error()
+                    raise QueueFull(f"the buffer stayed full for {timeout} s: job not submitted")
+                elif job_id in self._ledger:  # the same job, submitted while we waited
+                    self._buffer.unreserve()
                     raise ValueError(f"job {job_id} is already submitted and not final")
-            finally:
-                lock.release()
-            self.storage.save_job(job)
-            lock.acquire()
-            try:
-                self._ledger.accept(job_id, job.type)
-                if backoff is not None:
-                    self._job_backoff[job_id] = backoff
-                if self._buffer.offer(job_id):  # the common case: room at once
-                    return
-            finally:
-                lock.release()
+            # Accepted from here on: stop() drains or cancels this job like any other.
+            self._ledger.accept(job_id, job.type)
+            self._submitting[job_id] = get_ident()
+            if backoff is not None:
+                self._job_backoff[job_id] = backoff
         finally:
-            submit_lock.release()
-        # The buffer is full: wait for room (backpressure, like the Go channel), but
-        # without _submit_lock, so that stop() can still get in and cancel this job.
+            lock.release()
+        try:
+            retry_transient(self.storage.save_job, job)
+        except BaseException:
+            self._abandon_submit(job_id, overflow)
+            raise
+        lock.acquire()
+        try:
+            self._submitting.pop(job_id, None)
+            if self._state is _RUNNING and not overflow:
+                self._buffer.fill(job_id)  # the common case
+                return
+            if job_id not in self._withdrawn and self._state is not PoolState.STOPPED:
+                if not self._cancelled.is_set():
+                    if overflow:
+                        self._retries.add(job_id, 0.0)
+                    else:
+                        self._buffer.fill(job_id)  # stopping, but draining: it runs
+                    return
+                # stop(drain=False) skipped this job while it was being saved: cancel it
+                # here, as it would have.
+                if not overflow:
+                    self._buffer.unreserve()
+                self._cancelling.add(job_id)
+                withdrawn = False
+            else:
+                # A stop() on this very thread (a signal handler) took this job back, or
+                # finished while the job was being accepted.
+                self._withdrawn.discard(job_id)
+                self._ledger.withdraw(job_id)
+                self._job_backoff.pop(job_id, None)
+                if not overflow:
+                    self._buffer.unreserve()
+                withdrawn = True
+        finally:
+            lock.release()
+        if withdrawn:
+            self._cancel_quietly(job_id)
+            raise QueueClosed(
+                f"queue stopped while job {job_id} was being submitted: it is cancelled"
+            )
+        self._cancel_and_record(job_id)
+
+    def _abandon_submit(self, job_id: str, overflow: bool) -> None:
+        """Undo an accept whose save raised; the job may have been written after all."""
         with self._lock:
-            self._buffer.put(job_id, self._ledger.__contains__)
+            self._submitting.pop(job_id, None)
+            self._withdrawn.discard(job_id)
+            self._ledger.withdraw(job_id)
+            self._job_backoff.pop(job_id, None)
+            if not overflow:
+                self._buffer.unreserve()
+        self._cancel_quietly(job_id)
+
+    def _cancel_quietly(self, job_id: str) -> None:
+        """Cancel a job that was not accepted, in case the storage holds it anyway."""
+        try:
+            self.storage.cancel_job(job_id)
+        except Exception:
+            log.error("could not cancel job %s after a failed submit", job_id, exc_info=True)
+
+    def _is_running(self) -> bool:
+        return self._state is _RUNNING
+
+    def _closed_error(self) -> QueueStateError:
+        if self._state is PoolState.NEW:
+            return QueueStateError("queue is not started: call start() first")
+        return QueueClosed("queue is stopped: submit_job() after stop()")
 
     def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
         """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
@@ -214,63 +380,148 @@ class WorkerPool:
     def stop(self, drain: bool = True, timeout: float | None = None) -> ShutdownReport:
         """Stop accepting jobs, finish or cancel the accepted ones, and stop the threads.
 
+        Safe to call from any thread, concurrently, again after an interrupt, and from a
+        signal handler; each call returns once the pool is stopped.
+
         Args:
             drain: True (the default) runs every accepted job to COMPLETED or FAILED,
                 retries included; False cancels the jobs not yet started and sets
                 ``ctx.cancelled`` for the running ones.
-            timeout: with ``drain=True``, how long to drain before cancelling the rest.
-                Running handlers cannot be interrupted in Python: ``stop`` still waits
-                for them to return, which ``ctx.cancelled`` asks them to do soon.
+            timeout: with ``drain=True``, how long to drain before cancelling the rest
+                (None or inf: for ever). Running handlers cannot be interrupted in
+                Python: ``stop`` still waits for them to return, which
+                ``ctx.cancelled`` asks them to do soon.
 
         Returns:
             A ``ShutdownReport``. Calling ``stop`` again returns the same report.
+
+        Raises:
+            QueueStateError: called from a handler of this pool (it would wait for its
+                own job); ask another thread to stop the queue instead.
+            TypeError, ValueError: a bad *timeout*; nothing was changed.
         """
-        with self._submit_lock, self._lock:
+        timeout = check_timeout(timeout)
+        if getattr(self._local, "worker", False):
+            raise QueueStateError(
+                "stop() called from a job of this queue would wait for that job to end:"
+                " stop the queue from another thread"
+            )
+        return self._stop(drain, timeout)
+
+    def _stop(self, drain: bool, timeout: float | None, *, at_exit: bool = False) -> ShutdownReport:
+        me = get_ident()
+        with self._lock:
             if self._state is PoolState.NEW:
                 self._state = PoolState.STOPPED
                 self._report = ShutdownReport(drained=True)
-            if self._state is PoolState.STOPPING:  # another stop() is at work: wait for it
-                self._stopped.wait_for(lambda: self._state is PoolState.STOPPED)
             if self._state is PoolState.STOPPED:
                 assert self._report is not None
                 return self._report
             self._state = PoolState.STOPPING
-
-        drained = True
+            # A signal handler that interrupted a submit on this thread: that submit
+            # cannot go on until we return, so it is not waited for (it raises).
+            for job_id, submitter in list(self._submitting.items()):
+                if submitter == me:
+                    del self._submitting[job_id]
+                    self._withdrawn.add(job_id)
+                    self._ledger.withdraw(job_id)
+            self._buffer.release_put_waiters()  # submits waiting for room: closed now
+            starter = self._starter
+        if starter is not None and starter != me:
+            self._start_done.wait()  # then every thread that will exist is listed
+        if at_exit:
+            self._cancel_unstarted(scheduled_only=True)
+        drained_in_time = True
         if drain:
             with self._lock:
-                drained = self._ledger.wait_idle(timeout)
-        if not drained or not drain:
-            drained = False
+                drained_in_time = self._ledger.wait_idle(timeout)
+        if not drain or not drained_in_time:
             self._cancel_unstarted()
         with self._lock:
-            # Whatever is left is running now; it ends as COMPLETED, FAILED or, for a
-            # retry, CANCELLED (see _after_run).
+            # Whatever is left is running now, or being saved by a submit; it ends as
+            # COMPLETED, FAILED, CANCELLED (a retry, or a submit's) or undelivered.
             self._ledger.wait_idle(None)
-            self._retries.close()  # the scheduler exits
-        self._threads[-1].join()  # the scheduler first: it may still put into the buffer
+            self._retries.close()  # the scheduler exits...
+            self._buffer.release_put_waiters()  # ...also from a put of a job now final
+            scheduler = self._scheduler_thread
+            threads = list(self._threads)
+        if scheduler is not None and scheduler.ident != me:
+            scheduler.join()  # the scheduler first: it may still put into the buffer
         with self._lock:
             # Workers still take what is buffered (ids of cancelled jobs, which they
             # refuse) before they return.
             self._buffer.close()
-        for thread in self._threads[:-1]:
-            thread.join()
+        for thread in threads:
+            if thread is not scheduler and thread.ident != me:
+                thread.join()
         with self._lock:
-            self._report = ShutdownReport(drained=drained, cancelled=tuple(self._cancelled_ids))
-            self._state = PoolState.STOPPED
-            self._stopped.notify_all()
-            return self._report
+            if self._report is None:
+                self._report = ShutdownReport(
+                    drained=not (self._drain_failed or self._undelivered),
+                    cancelled=tuple(self._cancelled_ids),
+                    undelivered=tuple(self._undelivered),
+                )
+                self._state = PoolState.STOPPED
+                self._stopped.notify_all()
+            report = self._report
+        _live_pools.discard(self)
+        return report
 
-    def _cancel_unstarted(self) -> None:
-        """Cancel every accepted job that is pending (buffered or scheduled)."""
-        self._cancelled.set()
+    def _cancel_unstarted(self, *, scheduled_only: bool = False) -> None:
+        """Cancel accepted jobs that have not started (only the scheduled retries, if
+        *scheduled_only*). The storage calls run without the pool's lock."""
         with self._lock:
-            self._retries.clear()
-            for job_id in self._ledger.ids():
-                if self.storage.cancel_job(job_id) is not None:
-                    self._finish(job_id, JobStatus.CANCELLED)
+            if not scheduled_only:
+                self._cancelled.set()
+                self._drain_failed = True
+                self._buffer.release_put_waiters()  # their jobs are cancelled: stop waiting
+            scheduled = self._retries.clear()
+            ids = [
+                job_id
+                for job_id in (scheduled if scheduled_only else self._ledger.ids())
+                if job_id not in self._submitting and job_id not in self._cancelling
+            ]
+            if ids:
+                self._drain_failed = True
+            self._cancelling.update(ids)
+        try:
+            for job_id in ids:
+                self._cancel_and_record(job_id)
+        finally:
+            with self._lock:
+                self._cancelling.difference_update(ids)  # the ones an interrupt left
+
+    def _cancel_and_record(self, job_id: str) -> None:
+        """Cancel *job_id* in the storage (no lock held), then record what became of it.
+
+        The caller has put *job_id* in ``_cancelling``, so no one else cancels or
+        records it meanwhile; this removes it again.
+        """
+        ok = True
+        status: JobStatus | None = None
+        try:
+            if retry_transient(self.storage.cancel_job, job_id) is not None:
+                status = _CANCELLED
+            else:  # not pending: final already, or running somewhere
+                current = self.storage.get_job(job_id)
+                if current is not None and current.status.is_final:
+                    status = current.status
+        except Exception:
+            log.error("could not cancel job %s", job_id, exc_info=True)
+            ok = False
+        with self._lock:
+            self._cancelling.discard(job_id)
+            if not ok:
+                self._give_up(job_id)
+            elif status is _CANCELLED:
+                if self._finish(job_id, _CANCELLED):
                     self._cancelled_ids.append(job_id)
-            self._buffer.release_put_waiters()  # their jobs are cancelled: stop waiting
+            elif status is not None:
+                self._finish(job_id, status)
+            elif job_id not in self._active and job_id not in self._buffer:
+                self._finish(job_id, None)  # claimed by another process sharing the storage
+            # else: a worker has it, or will take it; it records the outcome
+            self._buffer.release_put_waiters()  # a put of this job may give up now
 
     # -- waiting --------------------------------------------------------------------
 
@@ -280,11 +531,22 @@ class WorkerPool:
         Raises:
             JobNotFound: no such job.
             TimeoutError: the job is still not final after *timeout* seconds.
+            StorageError: the pool gave up on the job because the storage failed.
+            QueueStateError: called from the job's own handler.
         """
+        timeout = check_timeout(timeout)
+        if getattr(self._local, "job_id", None) == job_id:
+            raise QueueStateError(
+                f"wait() for job {job_id} from its own handler would wait for ever"
+            )
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
                 ours = job_id in self._ledger  # then its finish will notify us
+                if not ours and job_id in self._undelivered:
+                    raise StorageError(
+                        f"job {job_id} is undelivered: the storage failed to record its outcome"
+                    )
             # The storage is read without the pool lock, so that a slow storage never
             # holds up the workers, which need that lock after every job.
             job = self.storage.get_job(job_id)
@@ -311,7 +573,12 @@ class WorkerPool:
 
         Raises:
             TimeoutError: jobs are still unfinished after *timeout* seconds.
+            QueueStateError: called from a handler of this pool (it would wait for its
+                own job).
         """
+        timeout = check_timeout(timeout)
+        if getattr(self._local, "worker", False):
+            raise QueueStateError("join() called from a job of this queue would wait for itself")
         with self._lock:
             if not self._ledger.wait_idle(timeout):
                 raise TimeoutError(f"{len(self._ledger)} job(s) still unfinished after {timeout} s")
@@ -325,22 +592,26 @@ class WorkerPool:
                 submitted=self._ledger.submitted,
                 unfinished=len(self._ledger),
                 buffered=len(self._buffer),
-                running=self._running,
+                running=len(self._active),
                 scheduled_retries=len(self._retries),
                 completed=counts[JobStatus.COMPLETED],
                 failed=counts[JobStatus.FAILED],
                 cancelled=counts[JobStatus.CANCELLED],
+                undelivered=len(self._undelivered),
+                waiting_for_room=self._buffer.waiting,
             )
 
     # -- the threads ----------------------------------------------------------------
 
     def _worker(self) -> None:
         """Each worker thread's loop: record the job just run, take the next id, run it."""
+        local = self._local
+        local.worker = True
         wake = threading.Lock()
         wake.acquire()  # held from now on: acquiring it again parks this thread
         lock = self._lock
         job_id: str | None = None  # the job this worker has just run
-        outcome: tuple[JobStatus | None, datetime | None] = (None, None)
+        outcome = _NOT_RUN
         while True:
             # One acquire per job, as in Go's ``for job := range pool.jobs`` loop: record
             # the job just run, then take the next id (acquire/try/finally rather than
@@ -348,16 +619,21 @@ class WorkerPool:
             lock.acquire()
             try:
                 if job_id is not None:
-                    self._running -= 1
-                    try:
-                        self._after_run(job_id, *outcome)
-                    except Exception:  # the storage failed to cancel a retry
-                        log.error("worker could not record job %s", job_id, exc_info=True)
-                        self._finish(job_id, None)
+                    self._active.discard(job_id)
+                    if outcome.status is _PENDING and self._cancelled.is_set():
+                        # A retry while a stop cancels: cancel it instead, off the lock.
+                        self._cancelling.add(job_id)
+                        lock.release()
+                        try:
+                            self._cancel_and_record(job_id)
+                        finally:
+                            lock.acquire()
+                    else:
+                        self._after_run(job_id, outcome)
                 job_id = self._buffer.take(wake)
                 if job_id is None:  # stopped, and the buffer is empty
                     return
-                self._running += 1
+                self._active.add(job_id)
                 backoff = (
                     self._job_backoff.get(job_id)
                     or self._type_backoff.get(self._ledger.job_type(job_id))
@@ -365,41 +641,74 @@ class WorkerPool:
                 )
             finally:
                 lock.release()
+            local.job_id = job_id
             outcome = self.processor.claim_and_run(job_id, self.registry, self._cancelled, backoff)
+            local.job_id = None
 
-    def _after_run(
-        self, job_id: str, status: JobStatus | None, next_attempt_at: datetime | None
-    ) -> None:
-        """Record a run's outcome: final, or scheduled for retry. Caller holds _lock.
-
-        A *status* of None means the job was not run (see ``JobProcessor.claim_and_run``).
-        """
-        if status is None:
-            self._finish(job_id, None)
+    def _after_run(self, job_id: str, outcome: RunOutcome) -> None:
+        """Record a run's outcome: final, scheduled for retry, or given up. Holds _lock."""
+        status = outcome.status
+        if not outcome.stored:
+            self._give_up(job_id)
+        elif status is None:  # not run: not pending any more
+            if job_id not in self._cancelling:  # else whoever cancels it records it
+                self._finish(job_id, None)
         elif status is _PENDING:
-            if self._cancelled.is_set():  # stopping without draining: no retry
-                if self.storage.cancel_job(job_id) is not None:
-                    self._finish(job_id, JobStatus.CANCELLED)
-                    self._cancelled_ids.append(job_id)
-                return
-            delay = 0.0
-            if next_attempt_at is not None:
-                delay = (next_attempt_at - datetime.now(timezone.utc)).total_seconds()
-            self._retries.add(job_id, max(0.0, delay))
-        elif status in _FINAL:
+            self._retries.add(job_id, outcome.retry_in)
+        else:
             self._finish(job_id, status)
-        else:  # still PROCESSING: saving the outcome failed; the storage has it running
-            log.error("job %s left %s: its outcome could not be saved", job_id, status)
-            self._finish(job_id, None)
 
     def _scheduler(self) -> None:
         """Move retries from the schedule to the buffer as they fall due."""
         with self._lock:
-            while (job_id := self._retries.next_due()) is not None:
-                # Waits for room (the wait lets the workers in); gives up if cancelled.
-                self._buffer.put(job_id, self._ledger.__contains__)
+            while True:
+                try:
+                    job_id = self._retries.next_due()
+                    if job_id is None:
+                        return
+                    # Waits for room (the wait lets the workers in); gives up if cancelled.
+                    self._buffer.put(job_id, self._ledger.__contains__)
+                except Exception:  # never let one bad entry end every later retry
+                    log.error("the retry scheduler failed; it goes on", exc_info=True)
 
-    def _finish(self, job_id: str, status: JobStatus | None) -> None:
+    def _finish(self, job_id: str, status: JobStatus | None) -> bool:
         """Count *job_id* as final (once), under *status*. Caller holds _lock."""
-        if self._ledger.finish(job_id, status) and self._job_backoff:
-            self._job_backoff.pop(job_id, None)  # seldom: a job with its own backoff
+        if self._ledger.finish(job_id, status):
+            if self._job_backoff:
+                self._job_backoff.pop(job_id, None)  # seldom: a job with its own backoff
+            return True
+        return False
+
+    def _give_up(self, job_id: str) -> None:
+        """The storage failed for *job_id*: stop tracking it, and report it. Holds _lock."""
+        if self._finish(job_id, None):
+            self._undelivered[job_id] = None
+            log.error("job %s is undelivered: the storage kept failing", job_id)
+
+    def _stop_at_exit(self) -> None:
+        with self._lock:
+            if self._state not in (_RUNNING, PoolState.STOPPING):
+                return
+            unfinished = len(self._ledger)
+        log.warning(
+            "goqueue: a worker pool was still running at exit; running its %d unfinished"
+            " job(s) (call stop() to choose)",
+            unfinished,
+        )
+        self._stop(drain=True, timeout=None, at_exit=True)
+
+
+# Pools started and not yet stopped. At interpreter exit each one is drained, before the
+# interpreter stops its daemon worker threads mid-job (as ThreadPoolExecutor does).
+_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+def _stop_pools_at_exit() -> None:
+    for pool in list(_live_pools):
+        try:
+            pool._stop_at_exit()
+        except Exception:
+            log.error("could not stop a worker pool at exit", exc_info=True)
+
+
+threading._register_atexit(_stop_pools_at_exit)  # type: ignore[attr-defined]

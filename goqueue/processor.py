@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import NamedTuple, TypeVar
 
-from .backoff import BackoffPolicy
+from .backoff import BackoffPolicy, checked_delay
 from .context import JobContext
-from .errors import UnknownJobType
+from .errors import JobCorrupted, StorageBusy, UnknownJobType
 from .job import Job, JobStatus
 from .payload import copy_payload
 from .registry import Handler, Registry
 from .storage import JobStorage
 
-__all__ = ["JobProcessor"]
+__all__ = ["JobProcessor", "RunOutcome", "retry_transient"]
 
 log = logging.getLogger("goqueue")
 
-# Members as module constants for the code that runs on every job: on Python 3.11 looking
-# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
-_PENDING = JobStatus.PENDING
+# Read on every job: a module global is cheaper to read than a class attribute.
 _PROCESSING = JobStatus.PROCESSING
+_FAILED = JobStatus.FAILED
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 
 
 class JobProcessor:
@@ -70,13 +75,20 @@ class JobProcessor:
         handler: Handler,
         cancelled: threading.Event | None = None,
         backoff: BackoffPolicy | None = None,
-    ) -> None:
+    ) -> float:
         """``process_job`` without the final save: the caller saves *job* afterwards.
 
         The worker pool uses this to hand the job over to the storage
         (``JobStorage.hand_over_job``) rather than save a copy. Arguments as for
         ``process_job``; the job is saved here only when it is marked running, and
         when a ``BaseException`` (``KeyboardInterrupt``) stops the handler.
+
+        Whatever goes wrong after the handler (its exception cannot be turned into text,
+        the backoff policy raises or returns nonsense) ends the job FAILED with the
+        reason, never half-way: nothing here leaves a job PROCESSING.
+
+        Returns:
+            For a job PENDING again (a retry), the seconds until it is due; else 0.
         """
         if job.status is not _PROCESSING:
             job.mark_running()
@@ -85,17 +97,13 @@ class JobProcessor:
         try:
             handler(ctx, copy_payload(job.payload))
         except Exception as exc:  # a handler's failure is data, not a crash
-            job.mark_failed(exc)
+            return _fail(job, exc, backoff)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then obey
             job.mark_failed(exc, retry=False)
             self.storage.update_job(job)
             raise
-        else:
-            job.mark_completed()
-        if job.status is _PENDING:
-            delay = backoff(job.attempts) if backoff is not None else job.backoff_duration()
-            # From the clock read of mark_failed: one read per state change.
-            job.next_attempt_at = job.updated_at + timedelta(seconds=delay)
+        job.mark_completed()
+        return 0.0
 
     def claim_and_run(
         self,
@@ -103,49 +111,133 @@ class JobProcessor:
         registry: Registry,
         cancelled: threading.Event,
         backoff: BackoffPolicy,
-    ) -> tuple[JobStatus | None, datetime | None]:
+    ) -> RunOutcome:
         """What a worker does with a job id: claim the job, run it, hand it to the storage.
 
         The claim (``JobStorage.claim_job``) gives this thread its own copy of the job,
         so no other thread holds the object it changes. Once the run is over the copy
         goes to the storage (``JobStorage.hand_over_job``) and is not touched again.
-        Nothing is raised, so the worker that called stays alive: a ``BaseException``
-        from the handler fails the job and is logged, and so is a failure of the storage.
+
+        Nothing is raised, so the worker that called stays alive. A transient storage
+        failure (``StorageBusy``) of the claim or the final save is retried with a short,
+        bounded backoff (``retry_transient``); a failure that outlasts it is logged and
+        reported in the outcome (``RunOutcome.stored`` is False): the job is then *not*
+        final in the storage, and the pool reports it as undelivered instead of counting
+        it. A ``BaseException`` from the handler fails the job and is logged.
 
         Args:
             job_id: the job to run; nothing is run unless it is pending.
             registry: where the job's handler is looked up. A type with no handler (a job
                 recovered from a storage, say) fails the job at once, without retries.
             cancelled, backoff: as for ``process_job``.
-
-        Returns:
-            The job's status after the run and when its retry is due; a status of None
-            if the job was not run (not pending any more: cancelled, or claimed by
-            another process sharing the storage; or the claim itself failed).
         """
         try:
-            job = self.storage.claim_job(job_id)
+            job = retry_transient(self.storage.claim_job, job_id)
+        except JobCorrupted as exc:
+            log.error("job %s cannot be read back and is failed: %s", job_id, exc)
+            return RunOutcome(JobStatus.FAILED)
         except Exception:
             log.error("worker could not claim job %s", job_id, exc_info=True)
-            return None, None
+            return RunOutcome(None, stored=False)
         if job is None:
-            return None, None
-        # The outcome, read before the job is handed over to the storage (None: not yet).
-        status: JobStatus | None = None
-        next_attempt_at: datetime | None = None
+            return _NOT_RUN
+        delay = 0.0
         try:
             try:
                 handler = registry.get_handler(job.type)
             except UnknownJobType as exc:
                 job.mark_failed(exc, retry=False)
             else:
-                self.run(job, handler, cancelled, backoff)
-            status, next_attempt_at = job.status, job.next_attempt_at
-            # Ownership transfer: the storage may keep this very object, so from here
-            # on this thread does not touch it (it only reads the two values above).
-            self.storage.hand_over_job(job)
-        except BaseException:  # the outcome is returned all the same
+                delay = self.run(job, handler, cancelled, backoff)
+        except BaseException:  # the handler raised a BaseException; the job is FAILED
             log.error("worker failed while running job %s", job_id, exc_info=True)
-            if status is None:  # not handed over (the handler raised a BaseException)
-                status, next_attempt_at = job.status, job.next_attempt_at
-        return status, next_attempt_at
+        status = job.status
+        if status is _PROCESSING:  # cannot happen unless Job itself is broken: end it
+            job.error, job.status = "internal error: the run left the job processing", _FAILED
+            status = _FAILED
+        try:
+            # Ownership transfer: the storage may keep this very object, so from here
+            # on this thread does not touch it (it only read the status above).
+            retry_transient(self.storage.hand_over_job, job)
+        except BaseException:
+            log.error(
+                "job %s ran, but its outcome (%s) could not be saved", job_id, status, exc_info=True
+            )
+            return RunOutcome(status, delay, stored=False)
+        return RunOutcome(status, delay)
+
+
+class RunOutcome(NamedTuple):
+    """What became of a job a worker took (``JobProcessor.claim_and_run``).
+
+    Attributes:
+        status: the job's status after the run: final, or PENDING for a retry; None if
+            it was not run (not pending any more: cancelled, or claimed by another
+            process sharing the storage; or the claim failed).
+        retry_in: for a retry, the seconds until it is due.
+        stored: False if the storage refused the claim or the outcome: the stored job
+            is not final (the pool reports it as undelivered).
+    """
+
+    status: JobStatus | None
+    retry_in: float = 0.0
+    stored: bool = True
+
+
+_NOT_RUN = RunOutcome(None)
+
+#: The waits between tries of a storage call that keeps failing with ``StorageBusy``:
+#: about 2.5 s in all, then the error is raised.
+TRANSIENT_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.5, 0.5, 0.5)
+
+
+def retry_transient(call: Callable[[_A], _R], argument: _A) -> _R:
+    """``call(argument)``, tried again after ``StorageBusy`` with a bounded backoff.
+
+    Any other exception, or ``StorageBusy`` after the last of ``TRANSIENT_RETRY_DELAYS``,
+    is raised. A busy storage is one another process holds; sleeping here waits for it
+    without holding any lock of the pool.
+    """
+    for delay in TRANSIENT_RETRY_DELAYS:
+        try:
+            return call(argument)
+        except StorageBusy:
+            time.sleep(delay)
+    return call(argument)
+
+
+def _fail(job: Job, exc: BaseException, backoff: BackoffPolicy | None) -> float:
+    """Record the handler's *exc* on *job*: a retry due in some seconds, or FAILED.
+
+    The delay is asked of the policy first, so that a policy that raises or returns
+    nonsense fails the job with that reason instead of leaving it scheduled for never.
+    """
+    if not job.can_retry():
+        job.mark_failed(exc)
+        return 0.0
+    try:
+        delay = (
+            checked_delay(backoff, job.attempts)
+            if backoff is not None
+            else checked_delay(_tutorial_backoff, job.attempts)
+        )
+    except Exception as policy_error:
+        job.mark_failed(exc, retry=False)
+        job.error = f"{job.error}; no retry, the backoff policy failed: {_describe(policy_error)}"
+        return 0.0
+    job.mark_failed(exc)
+    # From the clock read of mark_failed: one read per state change.
+    job.next_attempt_at = job.updated_at + timedelta(seconds=delay)
+    return delay
+
+
+def _tutorial_backoff(attempts: int) -> float:
+    """The tutorial's ``Job.backoff_duration``: ``attempts ** 2`` seconds."""
+    return float(attempts**2)
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return type(exc).__name__

@@ -44,6 +44,7 @@ class QueueStatistics:
     failed: int
     cancelled: int
     undelivered: int = 0  # accepted, but whose final state the storage would not take
+    waiting_for_room: int = 0  # submits (and due retries) blocked on a full buffer
 
 
 @dataclass(frozen=True)

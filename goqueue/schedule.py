@@ -36,7 +36,7 @@ class RetrySchedule:
         lock: the owner's lock; ``next_due`` waits on a condition of it.
     """
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock | threading.RLock) -> None:
         # All fields are guarded by *lock*.
         self._heap: list[tuple[float, int, str]] = []  # (due, sequence, job id)
         self._sequence = 0  # tie-breaker: ids due at the same moment come out in order
@@ -48,15 +48,23 @@ class RetrySchedule:
         return len(self._heap)
 
     def add(self, job_id: str, delay: float) -> None:
-        """Schedule *job_id* to be due in *delay* seconds (0 or less: due now)."""
+        """Schedule *job_id* to be due in *delay* seconds (0 or less: due now).
+
+        Raises:
+            ValueError: *delay* is not a number (NaN); the schedule is unchanged.
+        """
+        if delay != delay:
+            raise ValueError(f"delay of job {job_id} must be a number, got nan")
         self._sequence += 1
         heapq.heappush(self._heap, (time.monotonic() + delay, self._sequence, job_id))
         if self._heap[0][2] == job_id:  # due before everything else: the waiter must know
             self._changed.notify()
 
-    def clear(self) -> None:
-        """Drop every scheduled id (their jobs are being cancelled)."""
+    def clear(self) -> list[str]:
+        """Drop every scheduled id (their jobs are being cancelled); return them."""
+        ids = [job_id for _, _, job_id in self._heap]
         self._heap.clear()
+        return ids
 
     def close(self) -> None:
         """Make ``next_due`` return None from now on, waking it if it waits."""
@@ -75,5 +83,7 @@ class RetrySchedule:
             remaining = self._heap[0][0] - time.monotonic()
             if remaining <= 0:
                 return heapq.heappop(self._heap)[2]
-            self._changed.wait(remaining)
+            # A wait longer than the platform allows raises OverflowError: wait in
+            # pieces instead (the loop looks again after each one).
+            self._changed.wait(min(remaining, threading.TIMEOUT_MAX))
         return None

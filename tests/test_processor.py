@@ -11,8 +11,10 @@ import pytest
 
 from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage, Registry
 from goqueue.backoff import Constant
+from goqueue.processor import RunOutcome
 
 S = JobStatus
+NOT_RUN = RunOutcome(None)
 
 
 def stored(storage: MemoryStorage, job: Job) -> Job:
@@ -137,9 +139,7 @@ def test_run_does_everything_but_the_final_save() -> None:
     assert stored(storage, job).status is S.COMPLETED
 
 
-def claim_and_run(
-    storage: MemoryStorage, job: Job, handler: Any = None
-) -> tuple[JobStatus | None, datetime | None]:
+def claim_and_run(storage: MemoryStorage, job: Job, handler: Any = None) -> RunOutcome:
     registry = Registry()
     if handler is not None:
         registry.register_handler(job.type, handler)
@@ -157,12 +157,13 @@ def test_claim_and_run_claims_runs_and_hands_the_job_to_the_storage() -> None:
         if ctx.attempt == 1:
             raise ValueError("smtp down")
 
-    status, due = claim_and_run(storage, job, fail_once)
+    outcome = claim_and_run(storage, job, fail_once)
     after = stored(storage, job)
-    assert (status, after.status, after.attempts) == (S.PENDING, S.PENDING, 1)
-    assert due is not None and due == after.next_attempt_at
-    assert due - after.updated_at == timedelta(seconds=2)  # the backoff it was given
-    assert claim_and_run(storage, job, fail_once) == (S.COMPLETED, None)
+    assert (outcome.status, after.status, after.attempts) == (S.PENDING, S.PENDING, 1)
+    assert outcome.retry_in == 2.0  # the backoff it was given...
+    assert after.next_attempt_at is not None  # ...recorded on the stored job as a date
+    assert after.next_attempt_at - after.updated_at == timedelta(seconds=2)
+    assert claim_and_run(storage, job, fail_once) == RunOutcome(S.COMPLETED)
     assert calls == [1, 2]
     assert stored(storage, job).status is S.COMPLETED
 
@@ -173,16 +174,15 @@ def test_claim_and_run_runs_nothing_unless_the_job_is_pending() -> None:
     for job in (done, cancelled):
         storage.save_job(job)
     calls: list[str] = []
-    assert claim_and_run(storage, done, lambda ctx, p: calls.append(ctx.job_id)) == (
-        S.COMPLETED,
-        None,
+    assert claim_and_run(storage, done, lambda ctx, p: calls.append(ctx.job_id)) == RunOutcome(
+        S.COMPLETED
     )
     assert storage.cancel_job(cancelled.id) is not None
     for job in (done, cancelled):  # already completed; cancelled
-        assert claim_and_run(storage, job, lambda ctx, p: calls.append(ctx.job_id)) == (None, None)
+        assert claim_and_run(storage, job, lambda ctx, p: calls.append(ctx.job_id)) == NOT_RUN
     assert calls == [done.id]
     absent = Job(type="email")  # never saved
-    assert claim_and_run(storage, absent, lambda ctx, p: calls.append("absent")) == (None, None)
+    assert claim_and_run(storage, absent, lambda ctx, p: calls.append("absent")) == NOT_RUN
     assert calls == [done.id]
 
 
@@ -190,7 +190,7 @@ def test_claim_and_run_fails_a_job_with_no_handler_at_once() -> None:
     storage = MemoryStorage()
     job = Job(type="sms", max_retry=3)  # attempts left, but no retry can find a handler
     storage.save_job(job)
-    assert claim_and_run(storage, job) == (S.FAILED, None)
+    assert claim_and_run(storage, job) == RunOutcome(S.FAILED)
     after = stored(storage, job)
     assert (after.status, after.attempts) == (S.FAILED, 1)
     assert after.error == "UnknownJobType: no handler registered for job type: 'sms'"
@@ -207,7 +207,8 @@ def test_claim_and_run_logs_a_failed_claim_instead_of_raising(
     storage = BrokenClaims()
     job = Job(type="email")
     storage.save_job(job)
-    assert claim_and_run(storage, job, lambda ctx, payload: None) == (None, None)
+    outcome = claim_and_run(storage, job, lambda ctx, payload: None)
+    assert outcome == RunOutcome(None, stored=False)  # the pool reports it undelivered
     [record] = caplog.records
     assert record.getMessage() == f"worker could not claim job {job.id}"
     assert record.exc_info is not None and record.exc_info[0] is OSError
@@ -224,6 +225,6 @@ def test_claim_and_run_records_a_base_exception_and_returns_its_outcome(
     def interrupted(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise KeyboardInterrupt
 
-    assert claim_and_run(storage, job, interrupted) == (S.FAILED, None)  # no raise
+    assert claim_and_run(storage, job, interrupted) == RunOutcome(S.FAILED)  # no raise
     assert stored(storage, job).error == "KeyboardInterrupt: "
     assert [r.getMessage() for r in caplog.records] == [f"worker failed while running job {job.id}"]

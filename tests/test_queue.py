@@ -334,11 +334,10 @@ def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
     submitter = threading.Thread(target=lambda: late.append(queue.submit_job("email")))
     submitter.start()
     try:
-        # saved, now blocked waiting for room
-        wait_until(lambda: len(queue.storage.list_jobs()) == room + 2)
-        submitter.join(0.2)
-        assert submitter.is_alive(), "submit_job returned although the buffer was full"
+        # blocked waiting for room, and nothing of its job stored yet
+        wait_until(lambda: queue.statistics().waiting_for_room == 1)
         assert late == []
+        assert len(queue.storage.list_jobs()) == room + 1
     finally:
         gate.opened.set()
         submitter.join()
