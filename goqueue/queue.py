@@ -13,19 +13,40 @@ sending to ada@example.com
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+import weakref
 from types import TracebackType
 from typing import Any
 
 from .backoff import BackoffPolicy
 from .errors import JobNotFound
-from .job import Job, check_max_retry
+from .job import Job, check_job_type, check_max_retry
 from .payload import copy_payload, validate_payload
-from .pool import WorkerPool
+from .pool import WorkerPool, check_timeout
 from .registry import Handler, Registry
-from .reports import QueueStatistics, ShutdownReport
+from .reports import PoolState, QueueStatistics, ShutdownReport
 from .storage import JobStorage, MemoryStorage
 
 __all__ = ["Queue"]
+
+log = logging.getLogger("goqueue")
+
+
+def _stop_dropped(pool: WorkerPool) -> None:
+    """A ``Queue`` was garbage-collected while running: stop its pool, draining.
+
+    Its worker threads would otherwise live for ever (they hold the pool, not the
+    queue). The stop runs on a thread of its own: a finalizer may run on any thread,
+    one of the pool's workers included, and a drain takes as long as the jobs do.
+    """
+    if pool.state is not PoolState.RUNNING:
+        return
+    log.warning("goqueue: a Queue was dropped without stop(); draining its jobs")
+    # A RuntimeError: the interpreter is shutting down, and its exit hook drains the pool.
+    with contextlib.suppress(RuntimeError):
+        threading.Thread(target=pool.stop, name="goqueue-stop").start()
 
 
 class Queue:
@@ -53,6 +74,10 @@ class Queue:
         self.pool = WorkerPool(
             self.storage, self.registry, workers, backoff=backoff, buffer_size=buffer_size
         )
+        # Dropped without stop(): drain in the background (the pool's threads hold the
+        # pool, never this facade, so the facade can be collected).
+        self._finalizer = weakref.finalize(self, _stop_dropped, self.pool)
+        self._finalizer.atexit = False  # at exit, the pool's own exit hook drains it
 
     def __repr__(self) -> str:
         s = self.pool.statistics()
@@ -99,33 +124,46 @@ class Queue:
         max_retry: int = 1,
         *,
         backoff: BackoffPolicy | None = None,
+        block: bool = True,
+        timeout: float | None = None,
     ) -> Job:
-        """Accept a job and return at once with a snapshot of it (status PENDING).
+        """Accept a job and return with a snapshot of it (status PENDING).
 
         Everything is checked before anything is stored, so a refused job leaves no trace.
+        When the buffer is full, the call waits for room, as ``queue.Queue.put`` does
+        (*block*, *timeout*). A handler of this queue submitting a follow-up job never
+        waits: its job waits for room inside the queue instead.
 
         Args:
             job_type: picks the handler.
             payload: a dict of JSON values, given to the handler (a copy of it).
             max_retry: the maximum number of attempts in total (>= 1).
             backoff: the wait before each retry of this job, overriding the type's.
+            block: False: raise ``QueueFull`` at once if the buffer is full.
+            timeout: how long to wait for room (None or inf: for ever).
 
         Raises:
             UnknownJobType: no handler is registered for *job_type*.
-            TypeError: *payload* is not a dict.
-            PayloadNotStorable: *payload* holds a value that JSON cannot (a TypeError).
-            ValueError: *max_retry* < 1.
+            TypeError: *payload* is not a dict, or *job_type* not a str.
+            PayloadNotStorable: *payload* holds a value no storage can hold; the message
+                names its path.
+            ValueError: *max_retry* < 1, or a bad *timeout*.
+            QueueFull: no room in the buffer within *timeout* (nothing was stored).
             QueueClosed: the queue was stopped.
             QueueStateError: the queue was not started.
+            StorageError: the storage could not save the job (it was not accepted).
         """
+        check_job_type(job_type)
         self.registry.get_handler(job_type)
         if payload is None:
             stored: dict[str, Any] = {}  # nothing to check or copy
         else:
             stored = copy_payload(validate_payload(payload))
         check_max_retry(max_retry)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         job = Job._submitted(job_type, stored, max_retry)
-        self.pool.submit(job, backoff=backoff)
+        self.pool.submit(job, backoff=backoff, block=block, timeout=timeout)
         return job  # the storage holds its own copy: this one is the caller's
 
     def get_job(self, job_id: str) -> Job:
