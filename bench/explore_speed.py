@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 
 from goqueue import Registry
-from goqueue.lab.detector import race_detector
-from goqueue.lab.explore import explore
-from goqueue.lab.instrumented import SharedDict
-from goqueue.lab.shared_locks import SharedRWLock
+from goqueue.lab.interleavings.detector import race_detector
+from goqueue.lab.interleavings.explore import explore
+from goqueue.lab.interleavings.instrumented import SharedDict
+from goqueue.lab.interleavings.shared_locks import SharedRWLock
 
 
 def writer(name: str, steps: int) -> Callable[[SharedDict[str, int]], None]:

@@ -33,13 +33,14 @@ from goqueue.lab.throughput import ThroughputResult, ThroughputRow, measure_thro
 
 # isort: split
 # -- deterministic exploration and the race detector (issue 6) --
-from goqueue.lab.detector import Race, RaceDetector, race_detector
-from goqueue.lab.explore import Execution, ExploreResult, Scenario, Step, explore, replay
-from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
-from goqueue.lab.shared_locks import SharedLock, SharedQueue, SharedRWLock
+from goqueue.lab.interleavings.detector import Race, RaceDetector, race_detector
+from goqueue.lab.interleavings.explore import ExploreResult, explore, replay
+from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
+from goqueue.lab.interleavings.model import Execution, Scenario, Step
+from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, SharedRWLock
+from goqueue.lab.interleavings.stepper import Stepper, StepperWidget
 from goqueue.lab.specimens.gostyle_queue import GoJob, GoStyleQueue
 from goqueue.lab.specimens.scenarios import SCENARIOS
-from goqueue.lab.stepper import Stepper, StepperWidget
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from goqueue.lab.detector import race_detector
+from goqueue.lab.interleavings.detector import race_detector
+from goqueue.lab.interleavings.explore import explore_scenario, replay_scenario
 from goqueue.lab.specimens.scenarios import SCENARIOS
 
 __all__ = ["add_arguments", "run"]
@@ -73,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the ``explore`` subcommand; returns the exit status."""
     scenario = SCENARIOS[args.scenario]()
-    result = scenario.explore(
-        preemption_bound=args.preemption_bound, max_schedules=args.max_schedules
+    result = explore_scenario(
+        scenario, preemption_bound=args.preemption_bound, max_schedules=args.max_schedules
     )
     print(f"scenario: {args.scenario} (threads: {', '.join(scenario.threads)})")
     print(result)
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.race:
         with race_detector() as detector:
             # An empty schedule runs without preemption: each thread to its end in turn.
-            execution = scenario.replay([])
+            execution = replay_scenario(scenario, [])
         print()
         print(f"race detector, on the serial interleaving (result: {execution.status}):")
         print(detector.report())

@@ -11,7 +11,7 @@ detector sees every access. ``GoStyleQueue(snapshots=True)`` is the same queue w
 way ``goqueue`` is: the storage keeps its own copy and hands out copies, the channel
 carries job ids, and a worker claims a job under the storage's lock. Only the first races.
 
->>> from goqueue.lab.detector import race_detector
+>>> from goqueue.lab.interleavings.detector import race_detector
 >>> def send_email(payload):
 ...     pass
 >>> with race_detector() as detector:
@@ -31,8 +31,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from goqueue.lab.instrumented import SharedDict, SharedVars
-from goqueue.lab.shared_locks import SharedLock, SharedQueue
+from goqueue.lab.interleavings.instrumented import SharedDict, SharedVars
+from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue
 
 __all__ = ["GoJob", "GoStyleQueue"]
 

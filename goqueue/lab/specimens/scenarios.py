@@ -1,13 +1,13 @@
 """Ready-made scenarios for the explorer, the puzzle and ``python -m goqueue.lab explore``.
 
 Each function returns a ``Scenario`` (setup, named threads, invariant) built over the
-instrumented objects, so ``scenario.explore()``, ``scenario.replay(schedule)`` and
-``Stepper(scenario)`` and ``StepperWidget(scenario)`` all work on it.
+instrumented objects, so ``explore_scenario(scenario)``, ``replay_scenario(scenario,
+schedule)``, ``Stepper(scenario)`` and ``StepperWidget(scenario)`` all work on it.
 
->>> result = lost_update().explore()
->>> print(result.summary())
+>>> from goqueue.lab.interleavings.explore import explore_scenario
+>>> print(explore_scenario(lost_update()).summary())
 4 of 6 interleavings violate the invariant (every interleaving explored)
->>> registry_race().explore().failures > 0, registry_fixed().explore().failures
+>>> explore_scenario(registry_race()).failures > 0, explore_scenario(registry_fixed()).failures
 (True, 0)
 """
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from goqueue.lab.explore import Scenario
-from goqueue.lab.instrumented import SharedDict, SharedList, SharedVars
-from goqueue.lab.shared_locks import SharedLock, SharedRWLock
+from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
+from goqueue.lab.interleavings.model import Scenario
+from goqueue.lab.interleavings.shared_locks import SharedLock, SharedRWLock
 from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
 __all__ = [

@@ -1,15 +1,15 @@
 """Instrumented shared state: containers and locks whose every access is a named *step*.
 
-A scenario's threads share a few objects: a dict of handlers, a list, some counters, a
-lock. Build them from the classes here instead and every read, write, acquire and release
-becomes a step that something may watch: the explorer's scheduler (``goqueue.lab.explore``)
-stops each thread before each step so it can choose who goes next, and the race detector
-(``goqueue.lab.detector``) records each step's happens-before order. With nothing watching,
-each class behaves like the object it wraps, at the cost of one check per access.
+A scenario's threads share a few objects: a dict of handlers, a list, some counters, a lock. Build
+them from the classes here instead and every read, write, acquire and release becomes a step that
+something may watch: the explorer's scheduler (``goqueue.lab.interleavings.explore``) stops each
+thread before each step so it can choose who goes next, and the race detector
+(``goqueue.lab.interleavings.detector``) records each step's happens-before order. With nothing
+watching, each class behaves like the object it wraps, at the cost of one check per access.
 
 Steps are *named operations* (``read handlers['sms']``, ``write count = 1``,
 ``acquire lock``), not bytecodes, so a schedule means the same thing on every Python.
-The locks and the queue are in ``goqueue.lab.shared_locks``.
+The locks and the queue are in ``goqueue.lab.interleavings.shared_locks``.
 
 >>> handlers = SharedDict("handlers")
 >>> handlers["sms"] = "send_sms"
@@ -27,34 +27,10 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, MutableSequence
 from typing import Any, Generic, TypeVar, overload
 
-from goqueue.lab import steps as _state
-from goqueue.lab.steps import (
-    END,
-    STRUCTURE,
-    Monitor,
-    Op,
-    OpKind,
-    Shared,
-    _step,
-    add_monitor,
-    remove_monitor,
-    show,
-    watched,
-)
+from goqueue.lab.interleavings import steps
+from goqueue.lab.interleavings.steps import END, STRUCTURE, Op, OpKind, Shared, run_step, show
 
-__all__ = [
-    "Monitor",
-    "Op",
-    "OpKind",
-    "Shared",
-    "SharedDict",
-    "SharedList",
-    "SharedVars",
-    "add_monitor",
-    "remove_monitor",
-    "show",
-    "watched",
-]
+__all__ = ["SharedDict", "SharedList", "SharedVars"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -79,49 +55,49 @@ class SharedDict(Shared, MutableMapping[K, V], Generic[K, V]):
         return show(self._data)
 
     def __getitem__(self, key: K) -> V:
-        if not _state._monitors:
+        if not steps.monitors:
             return self._data[key]
-        return _step(Op(self, OpKind.READ, key), lambda: self._data[key])
+        return run_step(Op(self, OpKind.READ, key), lambda: self._data[key])
 
     def get(self, key: K, default: Any = None) -> Any:
-        if not _state._monitors:
+        if not steps.monitors:
             return self._data.get(key, default)
-        return _step(Op(self, OpKind.READ, key), lambda: self._data.get(key, default))
+        return run_step(Op(self, OpKind.READ, key), lambda: self._data.get(key, default))
 
     def __contains__(self, key: object) -> bool:
-        if not _state._monitors:
+        if not steps.monitors:
             return key in self._data
-        return _step(Op(self, OpKind.CONTAINS, key), lambda: key in self._data)
+        return run_step(Op(self, OpKind.CONTAINS, key), lambda: key in self._data)
 
     def __setitem__(self, key: K, value: V) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._data[key] = value
             return
         op = Op(self, OpKind.WRITE, key, value)
         op.insert = key not in self._data
-        _step(op, lambda: self._data.__setitem__(key, value))
+        run_step(op, lambda: self._data.__setitem__(key, value))
 
     def __delitem__(self, key: K) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             del self._data[key]
             return
         op = Op(self, OpKind.DELETE, key)
         op.insert = True  # the structure changes as well
-        _step(op, lambda: self._data.__delitem__(key))
+        run_step(op, lambda: self._data.__delitem__(key))
 
     def __len__(self) -> int:
-        if not _state._monitors:
+        if not steps.monitors:
             return len(self._data)
-        return _step(Op(self, OpKind.LEN), lambda: len(self._data))
+        return run_step(Op(self, OpKind.LEN), lambda: len(self._data))
 
     def __iter__(self) -> Iterator[K]:
         it = iter(self._data)
-        if not _state._monitors:
+        if not steps.monitors:
             yield from it
             return
         while True:
             try:
-                key = _step(Op(self, OpKind.ITER), lambda: next(it))
+                key = run_step(Op(self, OpKind.ITER), lambda: next(it))
             except StopIteration:
                 return
             yield key
@@ -150,54 +126,54 @@ class SharedList(Shared, MutableSequence[V], Generic[V]):
     @overload
     def __getitem__(self, index: slice) -> MutableSequence[V]: ...
     def __getitem__(self, index: int | slice) -> V | MutableSequence[V]:
-        if not _state._monitors:
+        if not steps.monitors:
             return self._data[index]
-        return _step(Op(self, OpKind.READ, index), lambda: self._data[index])
+        return run_step(Op(self, OpKind.READ, index), lambda: self._data[index])
 
     @overload
     def __setitem__(self, index: int, value: V) -> None: ...
     @overload
     def __setitem__(self, index: slice, value: Iterable[V]) -> None: ...
     def __setitem__(self, index: int | slice, value: Any) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._data[index] = value
             return
-        _step(Op(self, OpKind.WRITE, index, value), lambda: self._data.__setitem__(index, value))
+        run_step(Op(self, OpKind.WRITE, index, value), lambda: self._data.__setitem__(index, value))
 
     @overload
     def __delitem__(self, index: int) -> None: ...
     @overload
     def __delitem__(self, index: slice) -> None: ...
     def __delitem__(self, index: int | slice) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             del self._data[index]
             return
-        _step(Op(self, OpKind.DELETE, index), lambda: self._data.__delitem__(index))
+        run_step(Op(self, OpKind.DELETE, index), lambda: self._data.__delitem__(index))
 
     def __len__(self) -> int:
-        if not _state._monitors:
+        if not steps.monitors:
             return len(self._data)
-        return _step(Op(self, OpKind.LEN), lambda: len(self._data))
+        return run_step(Op(self, OpKind.LEN), lambda: len(self._data))
 
     def insert(self, index: int, value: V) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._data.insert(index, value)
             return
-        _step(Op(self, OpKind.APPEND, index, value), lambda: self._data.insert(index, value))
+        run_step(Op(self, OpKind.APPEND, index, value), lambda: self._data.insert(index, value))
 
     def append(self, value: V) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._data.append(value)
             return
-        _step(Op(self, OpKind.APPEND, STRUCTURE, value), lambda: self._data.append(value))
+        run_step(Op(self, OpKind.APPEND, STRUCTURE, value), lambda: self._data.append(value))
 
     def __iter__(self) -> Iterator[V]:
-        if not _state._monitors:
+        if not steps.monitors:
             yield from self._data
             return
         index = 0
         while True:
-            value = _step(Op(self, OpKind.ITER), functools.partial(self._next, index))
+            value = run_step(Op(self, OpKind.ITER), functools.partial(self._next, index))
             if value is END:
                 return
             yield value  # type: ignore[misc]
@@ -233,20 +209,24 @@ class SharedVars(Shared):
     def snapshot(self) -> str:
         return " ".join(f"{k}={show(v)}" for k, v in self._fields.items())
 
+    def field_values(self) -> dict[str, Any]:
+        """A copy of the fields and their values, read without taking steps."""
+        return dict(self._fields)
+
     def __getattr__(self, attr: str) -> Any:
         fields = self.__dict__.get("_fields")
         if fields is None or attr not in fields:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
-        if not _state._monitors:
+        if not steps.monitors:
             return fields[attr]
-        return _step(Op(self, OpKind.READ, attr), lambda: fields[attr])
+        return run_step(Op(self, OpKind.READ, attr), lambda: fields[attr])
 
     def __setattr__(self, attr: str, value: Any) -> None:
         if attr.startswith("_") or attr == "name":
             object.__setattr__(self, attr, value)
             return
         fields = self._fields
-        if not _state._monitors:
+        if not steps.monitors:
             fields[attr] = value
             return
-        _step(Op(self, OpKind.WRITE, attr, value), lambda: fields.__setitem__(attr, value))
+        run_step(Op(self, OpKind.WRITE, attr, value), lambda: fields.__setitem__(attr, value))

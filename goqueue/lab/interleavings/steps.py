@@ -1,12 +1,12 @@
 """Steps: the machinery under the instrumented objects, and what watches them.
 
-Every access to an instrumented object (``goqueue.lab.instrumented``,
-``goqueue.lab.shared_locks``) is an ``Op``. ``_step`` runs it between two calls to every
-``Monitor`` watching: ``before`` (where the explorer's scheduler makes the thread wait for
-its turn) and ``after`` (where the race detector records the access). With no monitor,
-objects skip all of this after one check of ``_monitors``.
+Every access to an instrumented object (``goqueue.lab.interleavings.instrumented``,
+``goqueue.lab.interleavings.shared_locks``) is an ``Op``. ``run_step`` runs it between two calls to
+every ``Monitor`` watching: ``before`` (where the explorer's scheduler makes the thread wait for its
+turn) and ``after`` (where the race detector records the access). With no monitor, objects skip all
+of this after one check of ``monitors``.
 
->>> from goqueue.lab.instrumented import SharedVars
+>>> from goqueue.lab.interleavings.instrumented import SharedVars
 >>> class Printer(Monitor):
 ...     def after(self, op):
 ...         print(op.describe())
@@ -20,13 +20,16 @@ write stats.count = 1
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = [
     "END",
+    "FRAMEWORK_DIR",
     "MISSING",
     "STRUCTURE",
     "Monitor",
@@ -34,12 +37,29 @@ __all__ = [
     "OpKind",
     "Shared",
     "add_monitor",
+    "is_framework_file",
+    "monitors",
     "remove_monitor",
+    "run_step",
     "show",
     "watched",
 ]
 
 T = TypeVar("T")
+
+
+#: The explorer's own code: this directory. Its frames (and ``contextlib``'s, under a
+#: ``with``) are never shown as where a step was made, and the race detector skips them.
+FRAMEWORK_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def is_framework_file(filename: str) -> bool:
+    """Whether code in *filename* is the lab's interleavings machinery, not a scenario's.
+
+    >>> is_framework_file(__file__), is_framework_file(os.__file__)
+    (True, False)
+    """
+    return filename.startswith(FRAMEWORK_DIR) or filename == contextlib.__file__
 
 
 class OpKind(enum.Enum):
@@ -198,44 +218,54 @@ class Monitor:
         """Called when *obj* is created."""
 
 
-# Replaced (never mutated) under _monitors_lock, so a stepping thread can read it
-# without a lock and always sees a consistent tuple.
-_monitors: tuple[Monitor, ...] = ()
+#: The monitors watching now. Replaced (never mutated) under _monitors_lock, so a
+#: stepping thread reads ``steps.monitors`` without a lock and always sees a consistent
+#: tuple; an instrumented object skips all step machinery while it is empty.
+monitors: tuple[Monitor, ...] = ()
 _monitors_lock = threading.Lock()
 
 
 def add_monitor(monitor: Monitor) -> None:
     """Start sending every step to *monitor*."""
-    global _monitors
+    global monitors
     with _monitors_lock:
-        _monitors = (*_monitors, monitor)
+        monitors = (*monitors, monitor)
 
 
 def remove_monitor(monitor: Monitor) -> None:
     """Stop sending steps to *monitor* (nothing happens if it was not added)."""
-    global _monitors
+    global monitors
     with _monitors_lock:
-        _monitors = tuple(m for m in _monitors if m is not monitor)
+        monitors = tuple(m for m in monitors if m is not monitor)
 
 
 def watched() -> bool:
     """Whether any monitor (explorer, race detector) is watching the steps now."""
-    return bool(_monitors)
+    return bool(monitors)
 
 
-def _step(op: Op, action: Callable[[], T]) -> T:
-    monitors = _monitors
-    for monitor in monitors:
+def run_step(op: Op, action: Callable[[], T]) -> T:
+    """Run *action* as the step *op*, between every monitor's ``before`` and ``after``.
+
+    Args:
+        op: the step, as the instrumented object describes it.
+        action: the real access (a dict lookup, a lock's acquire).
+
+    Returns:
+        What *action* returned (also stored as ``op.result``).
+    """
+    watching = monitors
+    for monitor in watching:
         monitor.before(op)
     try:
         result = action()
     except Exception as exc:
         op.result = exc
-        for monitor in monitors:
+        for monitor in watching:
             monitor.after(op)
         raise
     op.result = result
-    for monitor in monitors:
+    for monitor in watching:
         monitor.after(op)
     return result
 
@@ -245,7 +275,7 @@ class Shared:
 
     def __init__(self, name: str) -> None:
         object.__setattr__(self, "name", name)
-        for monitor in _monitors:
+        for monitor in monitors:
             monitor.created(self)
 
     name: str

@@ -1,10 +1,10 @@
 """You are the scheduler: step each thread by hand until the invariant breaks.
 
 ``Stepper`` is the engine, with no widgets: it holds one controlled run of a scenario
-(``goqueue.lab.explore``) and lets you choose which thread takes the next step. Undo and
-reset re-run the scenario from ``setup()`` along the steps taken so far, so every state
-you see comes from really running the code. ``load(schedule)`` takes a schedule found by
-``explore`` and ``play()`` walks it one step at a time.
+(``goqueue.lab.interleavings.explore``) and lets you choose which thread takes the next step. Undo
+and reset re-run the scenario from ``setup()`` along the steps taken so far, so every state you see
+comes from really running the code. ``load(schedule)`` takes a schedule found by ``explore`` and
+``play()`` walks it one step at a time.
 
 ``StepperWidget`` draws it with ipywidgets (imported only when it is built): one column
 per thread with its code and the next step highlighted, a *Step* button under each, *Undo*,
@@ -12,7 +12,7 @@ per thread with its code and the next step highlighted, a *Step* button under ea
 invariant breaks or the threads deadlock — "break the registry" as a puzzle, after
 *The Deadlock Empire*.
 
->>> from goqueue.lab.instrumented import SharedVars
+>>> from goqueue.lab.interleavings.instrumented import SharedVars
 >>> def bump(state):
 ...     state.count = state.count + 1
 >>> puzzle = Stepper(lambda: SharedVars(count=0), [bump, bump], lambda s: s.count == 2)
@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from goqueue.lab.scheduler import Execution, Scenario, Step, ThreadsArg, _Run
+from goqueue.lab.interleavings.model import Execution, Scenario, Step, ThreadsArg
+from goqueue.lab.interleavings.scheduler import ControlledRun
 
 __all__ = ["Stepper", "StepperWidget", "ThreadView"]
 
@@ -86,7 +87,7 @@ class Stepper:
     """Step a scenario's threads by hand (see the module docstring).
 
     Args:
-        setup, threads, invariant: as for ``goqueue.lab.explore.explore``; or a
+        setup, threads, invariant: as for ``goqueue.lab.interleavings.explore.explore``; or a
             ``Scenario`` as the only argument.
     """
 
@@ -101,8 +102,8 @@ class Stepper:
         self.plan: tuple[str, ...] = ()  # a loaded schedule, walked by play()
         self._run = self._new_run([])
 
-    def _new_run(self, schedule: Sequence[str]) -> _Run:
-        run = _Run(self.scenario, track=True)
+    def _new_run(self, schedule: Sequence[str]) -> ControlledRun:
+        run = ControlledRun(self.scenario, track=True)
         run.start()
         try:
             for name in schedule:
@@ -113,7 +114,7 @@ class Stepper:
         return run
 
     @staticmethod
-    def _advance(run: _Run, name: str) -> None:
+    def _advance(run: ControlledRun, name: str) -> None:
         for worker in run.workers:
             if worker.name == name:
                 run.advance(worker)

@@ -1,4 +1,4 @@
-"""Tests for goqueue.lab.explore: every interleaving, checked against arithmetic."""
+"""Tests for goqueue.lab.interleavings.explore: every interleaving, checked against arithmetic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from goqueue import Registry
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedRWLock, SharedVars
-from goqueue.lab.explore import explore, replay
+from goqueue.lab.interleavings.explore import explore, explore_scenario, replay
 from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
 
@@ -270,7 +270,7 @@ def test_plot_draws_the_failing_timeline() -> None:
 def test_ready_made_scenarios() -> None:
     from goqueue.lab.specimens.scenarios import SCENARIOS
 
-    verdicts = {name: make().explore() for name, make in SCENARIOS.items()}
+    verdicts = {name: explore_scenario(make()) for name, make in SCENARIOS.items()}
     assert (verdicts["lost-update"].schedules, verdicts["lost-update"].failures) == (6, 4)
     assert verdicts["registry"].failures > 0
     assert verdicts["registry-fixed"].failures == 0

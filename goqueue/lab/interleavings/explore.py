@@ -1,7 +1,7 @@
 """Run every interleaving of a few threads, and replay the one that breaks an invariant.
 
 A *scenario* is a ``setup()`` that builds the shared objects (from
-``goqueue.lab.instrumented``), a few thread functions that use them, and an
+``goqueue.lab.interleavings.instrumented``), a few thread functions that use them, and an
 ``invariant(state)`` that must hold once the threads are done. ``explore`` runs each
 logical thread as a real thread that stops before each step on a shared object and waits
 until the scheduler lets it go, so exactly one runs at a time and the order of steps is
@@ -13,7 +13,7 @@ that many times: most bugs need only one or two.
 
 Two threads of one read-increment-write each:
 
->>> from goqueue.lab.instrumented import SharedVars
+>>> from goqueue.lab.interleavings.instrumented import SharedVars
 >>> def bump(state):
 ...     state.count = state.count + 1
 >>> result = explore(lambda: SharedVars(count=0), [bump, bump], lambda s: s.count == 2)
@@ -35,29 +35,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from goqueue.lab.instrumented import watched
-from goqueue.lab.scheduler import (
-    STEP_TIMEOUT,
-    Execution,
-    Scenario,
-    Schedule,
-    Step,
-    ThreadsArg,
-    _Run,
-    _Worker,
-)
-from goqueue.lab.timeline import render_html, render_plot
+from goqueue.lab.interleavings.model import Execution, Scenario, Schedule, ThreadsArg
+from goqueue.lab.interleavings.scheduler import STEP_TIMEOUT, ControlledRun, ControlledThread
+from goqueue.lab.interleavings.steps import watched
+from goqueue.lab.interleavings.timeline import render_html, render_plot
 
 S = TypeVar("S")
 
-__all__ = [
-    "Execution",
-    "ExploreResult",
-    "Scenario",
-    "Step",
-    "explore",
-    "replay",
-]
+__all__ = ["ExploreResult", "explore", "explore_scenario", "replay", "replay_scenario"]
 
 
 class _Pool:
@@ -100,13 +85,13 @@ class _Pool:
 
 def _execute(
     scenario: Scenario[Any],
-    choose: Callable[[_Run, list[_Worker]], _Worker],
+    choose: Callable[[ControlledRun, list[ControlledThread]], ControlledThread],
     *,
     track: bool = False,
     bound: int | None = None,
     pool: _Pool | None = None,
 ) -> Execution:
-    run = _Run(scenario, track=track, pool=pool)
+    run = ControlledRun(scenario, track=track, pool=pool)
     run.start()
     try:
         while not run.finished:
@@ -136,16 +121,21 @@ def replay(
     Raises:
         ValueError: a thread in *schedule* is unknown, finished or blocked at that step.
     """
-    return _replay(Scenario.of(setup, threads, invariant), schedule)
+    return replay_scenario(Scenario.of(setup, threads, invariant), schedule)
 
 
-def _replay(scenario: Scenario[Any], schedule: Sequence[str]) -> Execution:
+def replay_scenario(scenario: Scenario[Any], schedule: Sequence[str]) -> Execution:
+    """``replay`` for a ready ``Scenario`` (as ``goqueue.lab.SCENARIOS`` makes them).
+
+    Raises:
+        ValueError: a thread in *schedule* is unknown, finished or blocked at that step.
+    """
     names = list(scenario.threads)
     for name in schedule:
         if name not in names:
             raise ValueError(f"unknown thread in schedule: {name!r}")
 
-    def choose(run: _Run, options: list[_Worker]) -> _Worker:
+    def choose(run: ControlledRun, options: list[ControlledThread]) -> ControlledThread:
         index = len(run.schedule)
         if index >= len(schedule):
             return options[0]
@@ -245,7 +235,7 @@ class ExploreResult:
             if self.first_failure is None:
                 raise ValueError("no failing interleaving to replay")
             schedule = self.first_failure.schedule
-        return _replay(self.scenario, schedule)
+        return replay_scenario(self.scenario, schedule)
 
 
 class _DepthFirst:
@@ -255,7 +245,7 @@ class _DepthFirst:
         self.prefix: list[int] = []  # the choice to make at each branching point
         self.points: list[tuple[int, int]] = []  # (chosen, options) in this execution
 
-    def choose(self, run: _Run, options: list[_Worker]) -> _Worker:
+    def choose(self, run: ControlledRun, options: list[ControlledThread]) -> ControlledThread:
         if len(options) == 1:
             return options[0]
         depth = len(self.points)
@@ -300,11 +290,35 @@ def explore(
     Raises:
         ValueError: a bound or the cap is negative, or there are no threads.
     """
+    return explore_scenario(
+        Scenario.of(setup, threads, invariant),
+        preemption_bound=preemption_bound,
+        max_schedules=max_schedules,
+    )
+
+
+def explore_scenario(
+    scenario: Scenario[Any],
+    *,
+    preemption_bound: int | None = None,
+    max_schedules: int = 100_000,
+) -> ExploreResult:
+    """``explore`` for a ready ``Scenario`` (as ``goqueue.lab.SCENARIOS`` makes them).
+
+    Raises:
+        ValueError: a bound or the cap is negative.
+
+    >>> from goqueue.lab.interleavings.instrumented import SharedVars
+    >>> def bump(state):
+    ...     state.count = state.count + 1
+    >>> scenario = Scenario.of(lambda: SharedVars(count=0), [bump, bump], lambda s: s.count == 2)
+    >>> explore_scenario(scenario).failures
+    4
+    """
     if preemption_bound is not None and preemption_bound < 0:
         raise ValueError(f"preemption_bound must be >= 0, got {preemption_bound}")
     if max_schedules < 1:
         raise ValueError(f"max_schedules must be >= 1, got {max_schedules}")
-    scenario = Scenario.of(setup, threads, invariant)
     result = ExploreResult(scenario, preemption_bound=preemption_bound)
     search = _DepthFirst()
     pool = None if watched() else _Pool(list(scenario.threads))
@@ -314,7 +328,7 @@ def explore(
         if pool is not None:
             pool.close()
     if result.failing:
-        result.first_failure = _replay(scenario, min(result.failing, key=len))
+        result.first_failure = replay_scenario(scenario, min(result.failing, key=len))
     return result
 
 

@@ -1,122 +1,58 @@
 """The controlled scheduler under ``explore``, ``replay`` and the step-through puzzle.
 
-A ``_Run`` executes a ``Scenario`` once. Each logical thread is a real thread; the run is a
-``Monitor`` of the instrumented objects, so a thread about to take a step (``before``)
-records it as *pending*, hands control back to the scheduler and waits on its own lock
-until it is chosen. Exactly one thread runs at a time, and the order of steps is the
-caller's choice (``advance(worker)``). A thread may run only if its pending step is
-*enabled* (a lock it wants is free, a queue it reads has an item); when no unfinished
-thread is enabled the run ends in a deadlock, reported with its wait-for cycle. Nothing is
-stepped backwards: to undo, start a new run from ``setup()`` and replay the schedule.
+A ``ControlledRun`` executes a ``Scenario`` (``model.Scenario``) once. Each logical thread is a real
+thread; the run is a ``Monitor`` of the instrumented objects, so a thread about to take a step
+(``before``) records it as *pending*, hands control back to the scheduler and waits on its own lock
+until it is chosen. Exactly one thread runs at a time, and the order of steps is the caller's choice
+(``advance(worker)``). A thread may run only if its pending step is *enabled* (a lock it wants is
+free, a queue it reads has an item); when no unfinished thread is enabled the run ends in a
+deadlock, reported with its wait-for cycle. Nothing is stepped backwards: to undo, start a new run
+from ``setup()`` and replay the schedule.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import linecache
-import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from goqueue.lab.instrumented import (
+from goqueue.lab.interleavings.instrumented import SharedVars
+from goqueue.lab.interleavings.model import Execution, Scenario, Step
+from goqueue.lab.interleavings.steps import (
     Monitor,
     Op,
     Shared,
-    SharedVars,
     add_monitor,
+    is_framework_file,
     remove_monitor,
     show,
 )
-from goqueue.lab.timeline import Execution, Schedule, Step
 
 if TYPE_CHECKING:
-    from goqueue.lab.explore import ExploreResult
 
     class Pool(Protocol):
-        """Long-lived threads to run the workers in (``goqueue.lab.explore._Pool``)."""
+        """Long-lived threads to run the workers in (``explore`` keeps such a pool)."""
 
         def run(self, index: int, job: Callable[[], object]) -> None: ...
 
 
-__all__ = ["STEP_TIMEOUT", "Execution", "Scenario", "Schedule", "Step", "ThreadsArg"]
+__all__ = ["STEP_TIMEOUT", "ControlledRun", "ControlledThread"]
 
-S = TypeVar("S")
-ThreadFn = Callable[[Any], object]
-ThreadsArg = Mapping[str, ThreadFn] | Sequence[ThreadFn]
 
 #: How long a thread may run between two steps before the scheduler gives up on it.
 STEP_TIMEOUT = 10.0
-
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# The lab's own frames between a scenario's code and a step (never shown as "where").
-_MACHINERY = frozenset(
-    [contextlib.__file__]
-    + [os.path.join(_HERE, f) for f in ("steps.py", "instrumented.py", "shared_locks.py")]
-)
 
 
 class _Abort(BaseException):
     """Raised inside a thread the scheduler stops early (deadlock, reset)."""
 
 
-@dataclass(frozen=True)
-class Scenario(Generic[S]):
-    """What to explore: build the state, the threads that share it, what must hold.
+class ControlledThread:
+    """One logical thread of a run: its function, the step it waits to take, its lock."""
 
-    Args:
-        setup: builds the shared state (called once per schedule).
-        threads: thread name -> function called with the state.
-        invariant: called with the state once every thread has finished; False means
-            the schedule broke it. None: only exceptions and deadlocks are failures.
-    """
-
-    setup: Callable[[], S]
-    threads: Mapping[str, Callable[[S], object]]
-    invariant: Callable[[S], object] | None = None
-
-    @classmethod
-    def of(
-        cls,
-        setup: Callable[[], S],
-        threads: ThreadsArg,
-        invariant: Callable[[S], object] | None = None,
-    ) -> Scenario[S]:
-        """Build a scenario; *threads* may be a list (named ``t1``, ``t2``, …)."""
-        if isinstance(threads, Mapping):
-            named = dict(threads)
-        else:
-            named = {f"t{i}": fn for i, fn in enumerate(threads, 1)}
-        if not named:
-            raise ValueError("a scenario needs at least one thread")
-        return cls(setup, named, invariant)
-
-    def explore(
-        self, *, preemption_bound: int | None = None, max_schedules: int = 100_000
-    ) -> ExploreResult:
-        """``explore`` this scenario (see ``goqueue.lab.explore.explore``)."""
-        from goqueue.lab.explore import explore
-
-        return explore(
-            self.setup,
-            self.threads,
-            self.invariant,
-            preemption_bound=preemption_bound,
-            max_schedules=max_schedules,
-        )
-
-    def replay(self, schedule: Sequence[str]) -> Execution:
-        """``replay`` *schedule* on this scenario (see ``goqueue.lab.explore.replay``)."""
-        from goqueue.lab.explore import _replay
-
-        return _replay(self, schedule)
-
-
-class _Worker:
     __slots__ = (
         "aborting",
         "code",
@@ -144,7 +80,7 @@ class _Worker:
         self.inner = ""  # "function: source line" of the call that made the step, if not fn
 
 
-class _Run(Monitor):
+class ControlledRun(Monitor):
     """One controlled execution of a scenario; drive it with ``advance`` step by step."""
 
     def __init__(
@@ -153,7 +89,7 @@ class _Run(Monitor):
         self.scenario = scenario
         self.track = track
         self.pool = pool
-        self.workers = [_Worker(name, fn) for name, fn in scenario.threads.items()]
+        self.workers = [ControlledThread(name, fn) for name, fn in scenario.threads.items()]
         # Which worker the current thread is (unset outside this run's threads, and again
         # when a worker ends: a new thread may get a finished one's ident).
         self._local = threading.local()
@@ -167,11 +103,11 @@ class _Run(Monitor):
         self.schedule: list[str] = []
         self.steps: list[Step] = []
         self.preemptions = 0
-        self.last: _Worker | None = None
+        self.last: ControlledThread | None = None
         self.finished = False
         self.execution: Execution | None = None
         self.initial_state = ""
-        self._stuck: _Worker | None = None
+        self._stuck: ControlledThread | None = None
 
     # -- the Monitor side: runs in the scenario's threads ----------------------------
 
@@ -181,7 +117,7 @@ class _Run(Monitor):
             self.objects.append(obj)
 
     def before(self, op: Op) -> None:
-        worker: _Worker | None = getattr(self._local, "worker", None)
+        worker: ControlledThread | None = getattr(self._local, "worker", None)
         if worker is None or worker.aborting:
             return
         worker.pending = op
@@ -190,7 +126,7 @@ class _Run(Monitor):
             worker.inner = ""
             while frame is not None and frame.f_code is not worker.code:
                 code = frame.f_code
-                if not worker.inner and code.co_filename not in _MACHINERY:
+                if not worker.inner and not is_framework_file(code.co_filename):
                     text = linecache.getline(code.co_filename, frame.f_lineno).strip()
                     worker.inner = f"{getattr(code, 'co_qualname', code.co_name)}: {text}"
                 frame = frame.f_back  # type: ignore[assignment]
@@ -200,7 +136,7 @@ class _Run(Monitor):
         if worker.aborting:
             raise _Abort
 
-    def _body(self, worker: _Worker) -> None:
+    def _body(self, worker: ControlledThread) -> None:
         self._local.worker = worker
         try:
             worker.fn(self.state)
@@ -214,7 +150,7 @@ class _Run(Monitor):
             worker.pending = None
             self._back.release()
 
-    def _wait_back(self, worker: _Worker) -> None:
+    def _wait_back(self, worker: ControlledThread) -> None:
         if not self._back.acquire(timeout=STEP_TIMEOUT):
             self._stuck = worker  # abort() must not wait for it again
             worker.aborting = True  # if it ever gets going, it runs on unscheduled
@@ -250,10 +186,10 @@ class _Run(Monitor):
         self.initial_state = self.render_state()
         self._check_end()
 
-    def live(self) -> list[_Worker]:
+    def live(self) -> list[ControlledThread]:
         return [w for w in self.workers if not w.done]
 
-    def enabled(self) -> list[_Worker]:
+    def enabled(self) -> list[ControlledThread]:
         """The threads that can take a step now, in declaration order."""
         out = []
         for worker in self.workers:
@@ -262,7 +198,7 @@ class _Run(Monitor):
                 out.append(worker)
         return out
 
-    def options(self, bound: int | None = None) -> list[_Worker]:
+    def options(self, bound: int | None = None) -> list[ControlledThread]:
         """The choices allowed now: the last thread first (no preemption), then others."""
         enabled = self.enabled()
         last = self.last
@@ -272,7 +208,7 @@ class _Run(Monitor):
             return [last]
         return [last] + [w for w in enabled if w is not last]
 
-    def advance(self, worker: _Worker) -> None:
+    def advance(self, worker: ControlledThread) -> None:
         """Let *worker* take its next step, and wait until it stops again or ends."""
         if worker.done or worker.pending is None or not worker.pending.obj.enabled(worker.pending):
             raise ValueError(f"thread {worker.name!r} cannot take a step now")
@@ -301,7 +237,7 @@ class _Run(Monitor):
         parts: list[str] = []
         for obj in self.objects:
             if isinstance(obj, SharedVars):
-                parts.extend(f"{obj.location(k)}={show(v)}" for k, v in obj._fields.items())
+                parts.extend(f"{obj.location(k)}={show(v)}" for k, v in obj.field_values().items())
             else:
                 parts.append(f"{obj.name}={obj.snapshot()}")
         return "  ".join(parts)

@@ -1,7 +1,7 @@
 """A pytest plugin with a ``race_free`` fixture: the test fails if the race detector fires.
 
-Load it with ``pytest -p goqueue.lab.pytest_race`` (or ``pytest_plugins`` in a top-level
-``conftest.py``), then ask for the fixture::
+Load it with ``pytest -p goqueue.lab.interleavings.pytest_plugin`` (or ``pytest_plugins`` in a
+top-level ``conftest.py``), then ask for the fixture::
 
     def test_registry_under_load(race_free):
         ...  # threads hammering instrumented objects
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from goqueue.lab.detector import RaceDetector, race_detector
+from goqueue.lab.interleavings.detector import RaceDetector, race_detector
 
 __all__ = ["check_race_free", "race_free"]
 

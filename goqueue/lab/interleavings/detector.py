@@ -8,7 +8,7 @@ of the last write and the reads since at every place it has seen accessed. An ac
 that is not ordered after a conflicting earlier one is reported, **whether or not the
 run happened to go wrong**: a run where every update survived can still race.
 
-It watches the objects of ``goqueue.lab.instrumented`` only; ordinary dicts and
+It watches the objects of ``goqueue.lab.interleavings.instrumented`` only; ordinary dicts and
 ``threading.Lock`` are invisible to it. For thread start and join, it patches
 ``threading.Thread.start`` and ``join`` while it runs (restoring them on exit), so
 ordinary ``threading.Thread`` code needs no change: a thread's accesses come after
@@ -19,8 +19,8 @@ Two threads that each do ``stats.count += 1``, run one after the other (the expl
 ``replay`` picks that order; nothing in the program enforces it): no update is lost,
 and the detector still reports the race.
 
->>> from goqueue.lab.explore import replay
->>> from goqueue.lab.instrumented import SharedVars
+>>> from goqueue.lab.interleavings.explore import replay
+>>> from goqueue.lab.interleavings.instrumented import SharedVars
 >>> def bump(stats):
 ...     stats.count += 1
 >>> threads = {"worker-1": bump, "worker-2": bump}
@@ -45,28 +45,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.shared_locks import SharedRWLock
-from goqueue.lab.steps import STRUCTURE, Monitor, Op, OpKind, Shared, add_monitor, remove_monitor
+from goqueue.lab.interleavings.shared_locks import SharedRWLock
+from goqueue.lab.interleavings.steps import (
+    STRUCTURE,
+    Monitor,
+    Op,
+    OpKind,
+    Shared,
+    add_monitor,
+    is_framework_file,
+    remove_monitor,
+)
 
 __all__ = ["Access", "Race", "RaceDetector", "race_detector"]
 
 Frame = tuple[str, int, str]  # (file name, line, function)
 Clock = dict[int, int]  # thread number -> how far it had got
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_SKIP_FILES = frozenset(
-    {
-        os.path.join(_HERE, "instrumented.py"),
-        os.path.join(_HERE, "shared_locks.py"),
-        os.path.join(_HERE, "steps.py"),
-        os.path.join(_HERE, "detector.py"),
-        os.path.join(_HERE, "explore.py"),
-        os.path.join(_HERE, "scheduler.py"),
-        threading.__file__,
-        __import__("contextlib").__file__,
-    }
+# The directory holding goqueue/ (this file is goqueue/lab/interleavings/detector.py).
+_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 )
-_ROOT = os.path.dirname(os.path.dirname(_HERE))  # the directory holding goqueue/
 # code object -> (file, function), or () for the lab's own frames that stacks leave out
 _CODE_NAMES: dict[Any, tuple[str, str] | tuple[()]] = {}
 _CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")
@@ -210,7 +209,7 @@ class RaceDetector(Monitor):
             code = frame.f_code
             where = names.get(code)
             if where is None:
-                skip = code.co_filename in _SKIP_FILES
+                skip = is_framework_file(code.co_filename) or code.co_filename == threading.__file__
                 name = getattr(code, "co_qualname", code.co_name)
                 where = names[code] = () if skip else (code.co_filename, name)
             if where:

@@ -1,83 +1,53 @@
 """Draw an interleaving as a timeline: one column per thread, one row per step.
 
 Each row shows which thread took the step, what it did, and the shared state after it,
-as text (for terminals and doctests), HTML (for Jupyter) or a matplotlib figure.
+as text (for terminals and doctests), HTML (for Jupyter) or a matplotlib figure. The
+renderers take anything shaped like ``model.Execution`` (the ``Timeline`` protocol), so
+this module imports nothing of the lab.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Execution", "Schedule", "Step", "render_html", "render_plot", "render_text"]
-
-#: The thread that takes each step, in order: ``("t1", "t2", "t1")``.
-Schedule = tuple[str, ...]
+__all__ = ["Timeline", "TimelineStep", "render_html", "render_plot", "render_text"]
 
 STATE_HEADER = "shared state after"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One row of a timeline: who stepped, what it did, the shared state after it."""
-
-    thread: str
-    text: str
-    state: str
-    line: int | None = None
-
-
-@dataclass
-class Execution:
-    """One run of a scenario under one schedule.
-
-    Attributes:
-        schedule: the thread that took each step, in order.
-        status: ``"ok"``, ``"violated"`` (the invariant is false), ``"error"`` (a thread
-            raised) or ``"deadlock"`` (every unfinished thread is blocked).
-        message: what went wrong, in words ("" when ok).
-        final_state: the shared state at the end.
-        steps: the timeline (only when recorded: ``replay`` and ``first_failure``).
-        deadlock_cycle: the threads waiting for each other, in order, on a deadlock.
-    """
-
-    threads: tuple[str, ...]
-    schedule: Schedule = ()
-    status: str = "ok"
-    message: str = ""
-    final_state: str = ""
-    preemptions: int = 0
-    steps: list[Step] = field(default_factory=list)
-    deadlock_cycle: tuple[str, ...] = ()
-    initial_state: str = ""
+class TimelineStep(Protocol):
+    """One row: who stepped, what it did, the shared state after it."""
 
     @property
-    def failed(self) -> bool:
-        return self.status != "ok"
-
-    def timeline(self) -> str:
-        """The steps as a text table: one column per thread, then the state after."""
-        return render_text(self)
-
-    def _repr_html_(self) -> str:
-        return render_html(self)
-
-    def plot(self, ax: Any = None) -> Any:
-        """Draw the timeline with matplotlib; returns the Axes."""
-        return render_plot(self, ax)
-
-    def __str__(self) -> str:
-        return self.timeline()
+    def thread(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def state(self) -> str: ...
 
 
-def _verdict(execution: Execution) -> str:
+class Timeline(Protocol):
+    """What a timeline is drawn from (``goqueue.lab.interleavings.model.Execution``)."""
+
+    @property
+    def threads(self) -> tuple[str, ...]: ...
+    @property
+    def steps(self) -> Sequence[TimelineStep]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
+def _verdict(execution: Timeline) -> str:
     if execution.status == "ok":
         return "result: ok"
     return f"result: {execution.message}"
 
 
-def render_text(execution: Execution) -> str:
+def render_text(execution: Timeline) -> str:
     """The timeline as a fixed-width table, then the verdict line."""
     names = list(execution.threads)
     widths = {name: len(name) for name in names}
@@ -92,7 +62,7 @@ def render_text(execution: Execution) -> str:
     return "\n".join(row.rstrip() for row in rows)
 
 
-def render_html(execution: Execution) -> str:
+def render_html(execution: Timeline) -> str:
     """The timeline as an HTML table (class ``gq-timeline``)."""
     names = list(execution.threads)
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
@@ -111,7 +81,7 @@ def render_html(execution: Execution) -> str:
     )
 
 
-def render_plot(execution: Execution, ax: Any = None) -> Any:
+def render_plot(execution: Timeline, ax: Any = None) -> Any:
     """Draw the timeline: a lane per thread, steps going down, the state on the right.
 
     Lanes are as wide as their longest step (monospace text, measured in characters), so

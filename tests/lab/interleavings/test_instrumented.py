@@ -1,4 +1,4 @@
-"""Tests for goqueue.lab.instrumented: shared objects whose every access is a step."""
+"""Tests for goqueue.lab.interleavings.instrumented: shared objects whose every access is a step."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import pytest
 from goqueue import Registry
 from goqueue.errors import UnknownJobType
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
-from goqueue.lab.instrumented import Monitor, Op, add_monitor, remove_monitor, show, watched
+from goqueue.lab.interleavings.steps import (
+    Monitor,
+    Op,
+    add_monitor,
+    remove_monitor,
+    show,
+    watched,
+)
 
 
 class Recorder(Monitor):

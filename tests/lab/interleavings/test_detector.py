@@ -1,4 +1,4 @@
-"""Tests for goqueue.lab.detector: the three verdicts, and each happens-before edge."""
+"""The race detector (interleavings/detector.py): the three verdicts, each happens-before edge."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from goqueue import Registry
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
-from goqueue.lab.detector import race_detector
-from goqueue.lab.explore import replay
-from goqueue.lab.pytest_race import check_race_free, race_free  # noqa: F401 - the fixture
+from goqueue.lab.interleavings.detector import race_detector
+from goqueue.lab.interleavings.explore import replay
+from goqueue.lab.interleavings.pytest_plugin import check_race_free, race_free  # noqa: F401 - the fixture
 from goqueue.lab.specimens.gostyle_queue import GoStyleQueue
 from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
@@ -74,8 +74,10 @@ def test_unsafe_registry_race_is_reported_on_a_run_that_lost_nothing() -> None:
     )
     assert "\nPrevious write at handlers['sms'] by thread worker-1:\n" in report
     assert "\nThread worker-2 (created at):\n" in report
-    lab_frames = ("scheduler.py", "explore.py", "steps.py", "instrumented.py", "detector.py")
-    assert not any(f"goqueue/lab/{name}" in report for name in lab_frames)
+    # The framework is the interleavings directory: none of its frames is shown, while the
+    # specimen's own code (goqueue/lab/specimens/registries.py) is.
+    assert "goqueue/lab/interleavings/" not in report
+    assert "goqueue/lab/specimens/registries.py" in report
     assert report.endswith(f"==================\nFound {len(detector.races)} data race(s)")
 
 

@@ -1,4 +1,4 @@
-"""Tests for goqueue.lab.stepper: the you-are-the-scheduler puzzle, engine and widget."""
+"""The stepper (interleavings/stepper.py): the you-are-the-scheduler puzzle, engine and widget."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedVars
-from goqueue.lab.explore import explore
+from goqueue.lab.interleavings.explore import explore
+from goqueue.lab.interleavings.stepper import Stepper
 from goqueue.lab.specimens.registries import UnsafeRegistry
-from goqueue.lab.stepper import Stepper
 
 
 def bump(state: SharedVars) -> None:
@@ -164,7 +164,7 @@ def test_a_schedule_found_by_explore_can_be_loaded_and_played() -> None:
 
 def test_widget_buttons_drive_the_engine() -> None:
     pytest.importorskip("ipywidgets")
-    from goqueue.lab.stepper import StepperWidget
+    from goqueue.lab.interleavings.stepper import StepperWidget
 
     widget = StepperWidget(setup, {"alice": bump, "bob": bump}, check)
     try:
@@ -191,7 +191,7 @@ def test_widget_buttons_drive_the_engine() -> None:
 
 def test_widget_next_walks_a_loaded_schedule() -> None:
     pytest.importorskip("ipywidgets")
-    from goqueue.lab.stepper import StepperWidget
+    from goqueue.lab.interleavings.stepper import StepperWidget
 
     widget = StepperWidget(setup, [bump, bump], check, schedule=["t1", "t2", "t1", "t2"])
     try:

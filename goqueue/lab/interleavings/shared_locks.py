@@ -1,6 +1,6 @@
 """Instrumented locks and queue: ``acquire``, ``release``, ``put`` and ``get`` as steps.
 
-The synchronisation half of ``goqueue.lab.instrumented``: a ``threading.Lock``, a
+The synchronisation half of ``goqueue.lab.interleavings.instrumented``: a ``threading.Lock``, a
 ``goqueue.RWLock`` and a ``queue.Queue`` whose operations the explorer can schedule (it lets
 a thread take a lock only when the lock is free, so no real acquire ever blocks under it)
 and from which the race detector learns happens-before (release -> acquire, put -> get).
@@ -21,8 +21,8 @@ import queue
 import threading
 from typing import Generic, TypeVar
 
-from goqueue.lab import steps as _state
-from goqueue.lab.steps import Op, OpKind, Shared, _step, show
+from goqueue.lab.interleavings import steps
+from goqueue.lab.interleavings.steps import Op, OpKind, Shared, run_step, show
 from goqueue.rwlock import RWLock
 
 __all__ = ["SharedLock", "SharedQueue", "SharedRWLock"]
@@ -56,21 +56,21 @@ class SharedLock(Shared):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock, as ``threading.Lock.acquire`` does."""
-        if not _state._monitors:
+        if not steps.monitors:
             got = self._lock.acquire(blocking, timeout)
         else:
             op = Op(self, OpKind.ACQUIRE, value=blocking)
-            got = _step(op, lambda: self._lock.acquire(blocking, timeout))
+            got = run_step(op, lambda: self._lock.acquire(blocking, timeout))
         if got:
             self._owner = threading.current_thread().name
         return got
 
     def release(self) -> None:
         """Give the lock back, as ``threading.Lock.release`` does."""
-        if not _state._monitors:
+        if not steps.monitors:
             self._release()
         else:
-            _step(Op(self, OpKind.RELEASE), self._release)
+            run_step(Op(self, OpKind.RELEASE), self._release)
 
     def _release(self) -> None:
         owner, self._owner = self._owner, None
@@ -136,21 +136,21 @@ class SharedRWLock(RWLock, Shared):
         return sorted(self._readers_model) + [t for t in self._wanting_write]
 
     def acquire_read(self, timeout: float | None = None) -> bool:
-        if not _state._monitors:
+        if not steps.monitors:
             got = RWLock.acquire_read(self, timeout)
         else:
             op = Op(self, OpKind.ACQUIRE, mode="read")
-            got = _step(op, lambda: RWLock.acquire_read(self, timeout))
+            got = run_step(op, lambda: RWLock.acquire_read(self, timeout))
         if got:
             me = threading.current_thread().name
             self._readers_model[me] = self._readers_model.get(me, 0) + 1
         return got
 
     def release_read(self) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._release_read()
         else:
-            _step(Op(self, OpKind.RELEASE, mode="read"), self._release_read)
+            run_step(Op(self, OpKind.RELEASE, mode="read"), self._release_read)
 
     def _release_read(self) -> None:
         RWLock.release_read(self)  # raises if this thread holds no read lock
@@ -165,11 +165,11 @@ class SharedRWLock(RWLock, Shared):
         me = threading.current_thread().name
         self._wanting_write.append(me)
         try:
-            if not _state._monitors:
+            if not steps.monitors:
                 got = RWLock.acquire_write(self, timeout)
             else:
                 op = Op(self, OpKind.ACQUIRE, mode="write")
-                got = _step(op, lambda: RWLock.acquire_write(self, timeout))
+                got = run_step(op, lambda: RWLock.acquire_write(self, timeout))
         finally:
             self._wanting_write.remove(me)
         if got:
@@ -177,10 +177,10 @@ class SharedRWLock(RWLock, Shared):
         return got
 
     def release_write(self) -> None:
-        if not _state._monitors:
+        if not steps.monitors:
             self._release_write()
         else:
-            _step(Op(self, OpKind.RELEASE, mode="write"), self._release_write)
+            run_step(Op(self, OpKind.RELEASE, mode="write"), self._release_write)
 
     def _release_write(self) -> None:
         RWLock.release_write(self)  # raises if this thread does not hold it
@@ -217,15 +217,15 @@ class SharedQueue(Shared, Generic[T]):
 
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         """Put *item* in, as ``queue.Queue.put`` does."""
-        if not _state._monitors:
+        if not steps.monitors:
             self._queue.put((item, None), block, timeout)
             return
         op = Op(self, OpKind.PUT, value=item, mode="block" if block else "")
-        _step(op, lambda: self._queue.put((item, op.tag), block, timeout))
+        run_step(op, lambda: self._queue.put((item, op.tag), block, timeout))
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
         """Take the oldest item out, as ``queue.Queue.get`` does."""
-        if not _state._monitors:
+        if not steps.monitors:
             return self._queue.get(block, timeout)[0]
         op = Op(self, OpKind.GET, value=block)
 
@@ -233,7 +233,7 @@ class SharedQueue(Shared, Generic[T]):
             item, op.tag = self._queue.get(block, timeout)
             return item
 
-        return _step(op, get)
+        return run_step(op, get)
 
     def qsize(self) -> int:
         """The number of items waiting (not a step)."""
