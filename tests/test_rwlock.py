@@ -1,7 +1,11 @@
-"""RWLock: exclusion, writer preference, timeouts that leave nothing behind, misuse."""
+"""RWLock: exclusion, Go's fairness both ways, owners, timeouts, Ctrl-C, misuse."""
 
 from __future__ import annotations
 
+import math
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -10,12 +14,23 @@ import pytest
 from support import FAILURE_BOUND, wait_until
 
 from goqueue import RWLock
+from goqueue.rwlock import RWLockStatistics
+
+FREE = RWLockStatistics(read_locks=0, write_locked=False, waiting_readers=0, waiting_writers=0)
 
 
 def run_in_thread(target: Callable[[], object]) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
+
+
+def waiting_readers(lock: RWLock) -> int:
+    return lock.statistics().waiting_readers
+
+
+def waiting_writers(lock: RWLock) -> int:
+    return lock.statistics().waiting_writers
 
 
 def test_no_reader_beside_a_writer_and_no_two_writers() -> None:
@@ -65,7 +80,7 @@ def test_no_reader_beside_a_writer_and_no_two_writers() -> None:
     assert violations == []
     assert entries == {"read": readers * rounds, "write": writers * rounds}
     assert inside == {"readers": 0, "writers": 0}
-    assert repr(lock) == "<RWLock readers=0 waiting_writers=0>"
+    assert lock.statistics() == FREE
 
 
 def test_readers_share_the_lock() -> None:
@@ -82,6 +97,28 @@ def test_readers_share_the_lock() -> None:
             both_inside.wait()
     finally:
         thread.join()
+
+
+def test_statistics_and_repr_show_holders_and_waiters() -> None:
+    lock = RWLock()
+    assert repr(lock) == "<RWLock readers=0 waiting_readers=0 waiting_writers=0>"
+
+    def reader() -> None:
+        with lock.read_lock():
+            pass
+
+    lock.acquire_write()
+    thread = run_in_thread(reader)
+    try:
+        wait_until(lambda: waiting_readers(lock) == 1)
+        assert lock.statistics() == RWLockStatistics(
+            read_locks=0, write_locked=True, waiting_readers=1, waiting_writers=0
+        )
+        assert repr(lock) == "<RWLock write-locked waiting_readers=1 waiting_writers=0>"
+    finally:
+        lock.release_write()
+        thread.join(FAILURE_BOUND)
+    assert lock.statistics() == FREE
 
 
 def test_a_waiting_writer_holds_back_new_readers_and_gets_in_first() -> None:
@@ -113,11 +150,12 @@ def test_a_waiting_writer_holds_back_new_readers_and_gets_in_first() -> None:
     try:
         first_reader_in.wait()
         threads.append(run_in_thread(writer))
-        wait_until(lambda: "waiting_writers=1" in repr(lock))
+        wait_until(lambda: waiting_writers(lock) == 1)
         # A stream of readers arrives while the writer waits: none of them gets in.
         refused = [lock.acquire_read(timeout=0) for _ in range(100)]
         assert refused == [False] * 100
         threads += [run_in_thread(late_reader) for _ in range(5)]
+        wait_until(lambda: waiting_readers(lock) == 5)
         release_first_reader.set()
     finally:
         release_first_reader.set()
@@ -158,6 +196,106 @@ def test_a_writer_is_not_starved_by_a_stream_of_readers() -> None:
     assert writes == 20
 
 
+def test_a_reader_is_not_starved_by_a_stream_of_writers() -> None:
+    lock = RWLock()
+    reader_done = threading.Event()
+    writes = [0, 0, 0]
+    barrier = threading.Barrier(len(writes) + 1)
+    reads = 0
+
+    def writer(n: int) -> None:
+        barrier.wait()
+        while not reader_done.is_set():
+            with lock.write_lock():
+                writes[n] += 1
+                time.sleep(0)  # give the GIL away inside: the other writers queue up
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(len(writes))]
+    try:
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        for _ in range(20):
+            seen = sum(writes)
+            wait_until(lambda seen=seen: sum(writes) > seen + 5)  # writers stream in now
+            assert lock.acquire_read(timeout=FAILURE_BOUND)
+            reads += 1
+            lock.release_read()
+    finally:
+        reader_done.set()
+        for thread in threads:
+            thread.join()
+    assert reads == 20
+
+
+def test_a_leaving_writer_lets_the_waiting_readers_in_before_the_next_writer() -> None:
+    lock = RWLock()
+    log: list[str] = []
+    log_lock = threading.Lock()
+    both_readers_in = threading.Barrier(3, timeout=FAILURE_BOUND)  # two readers and us
+    leave = threading.Event()
+
+    def record(event: str) -> None:
+        with log_lock:
+            log.append(event)
+
+    def reader(name: str) -> None:
+        with lock.read_lock():
+            record(f"{name} in")
+            both_readers_in.wait()
+            leave.wait()
+
+    def second_writer() -> None:
+        with lock.write_lock():
+            record("second writer in")
+
+    threads: list[threading.Thread] = []
+    lock.acquire_write()  # the first writer
+    try:
+        threads.append(run_in_thread(lambda: reader("early reader")))
+        wait_until(lambda: waiting_readers(lock) == 1)
+        threads.append(run_in_thread(second_writer))
+        wait_until(lambda: waiting_writers(lock) == 1)
+        # Arrives after the second writer: Go lets it in with the early one all the same.
+        threads.append(run_in_thread(lambda: reader("late reader")))
+        wait_until(lambda: waiting_readers(lock) == 2)
+        lock.release_write()
+        both_readers_in.wait()  # breaks if the second writer went first
+        assert lock.statistics() == RWLockStatistics(
+            read_locks=2, write_locked=False, waiting_readers=0, waiting_writers=1
+        )
+        # The second writer still holds back readers that came after the first one left.
+        assert lock.acquire_read(timeout=0) is False
+    finally:
+        leave.set()
+        for thread in threads:
+            thread.join(FAILURE_BOUND)
+    assert sorted(log[:2]) == ["early reader in", "late reader in"]
+    assert log[2:] == ["second writer in"]
+    assert lock.statistics() == FREE
+
+
+def test_writers_get_in_in_the_order_they_arrived() -> None:
+    lock = RWLock()
+    order: list[str] = []
+
+    def writer(name: str) -> None:
+        with lock.write_lock():
+            order.append(name)
+
+    threads: list[threading.Thread] = []
+    lock.acquire_write()
+    try:
+        for n, name in enumerate("abcd", start=1):
+            threads.append(run_in_thread(lambda name=name: writer(name)))
+            wait_until(lambda n=n: waiting_writers(lock) == n)
+    finally:
+        lock.release_write()
+        for thread in threads:
+            thread.join(FAILURE_BOUND)
+    assert order == ["a", "b", "c", "d"]
+
+
 def test_a_timed_out_read_leaves_the_lock_as_it_was() -> None:
     lock = RWLock()
     holding, release = threading.Event(), threading.Event()
@@ -172,7 +310,9 @@ def test_a_timed_out_read_leaves_the_lock_as_it_was() -> None:
         holding.wait()
         assert lock.acquire_read(timeout=0.01) is False
         assert lock.acquire_write(timeout=0.01) is False
-        assert repr(lock) == "<RWLock write-locked waiting_writers=0>"
+        assert lock.statistics() == RWLockStatistics(
+            read_locks=0, write_locked=True, waiting_readers=0, waiting_writers=0
+        )
     finally:
         release.set()
         thread.join()
@@ -200,7 +340,9 @@ def test_a_timed_out_writer_stops_holding_back_readers() -> None:
     try:
         holding.wait()
         assert lock.acquire_write(timeout=0.01) is False
-        assert repr(lock) == "<RWLock readers=1 waiting_writers=0>"
+        assert lock.statistics() == RWLockStatistics(
+            read_locks=1, write_locked=False, waiting_readers=0, waiting_writers=0
+        )
         # The writer is gone: a new reader gets in beside the first one.
         threads.append(run_in_thread(late_reader))
         assert late_reader_in.wait(FAILURE_BOUND)
@@ -215,7 +357,7 @@ def test_a_timed_out_writer_stops_holding_back_readers() -> None:
 def test_readers_queued_behind_a_writer_that_gives_up_get_in() -> None:
     lock = RWLock()
     holding, release = threading.Event(), threading.Event()
-    results: list[bool] = []
+    results: list[str] = []
 
     def first_reader() -> None:
         with lock.read_lock():
@@ -223,34 +365,194 @@ def test_readers_queued_behind_a_writer_that_gives_up_get_in() -> None:
             release.wait()
 
     def writer() -> None:
-        results.append(lock.acquire_write(timeout=0.2))
+        results.append(f"writer got in: {lock.acquire_write(timeout=0.5)}")
+
+    def late_reader() -> None:
+        with lock.read_lock():  # no timeout: only the writer giving up can let it in
+            results.append("late reader in")
 
     threads = [run_in_thread(first_reader)]
     try:
         holding.wait()
         threads.append(run_in_thread(writer))
-        wait_until(lambda: "waiting_writers=1" in repr(lock))
-        # Queues behind the writer; must be let in when the writer gives up, while the
-        # first reader still holds its read lock.
-        assert lock.acquire_read(timeout=FAILURE_BOUND) is True
-        lock.release_read()
-        assert results == [False]
+        wait_until(lambda: waiting_writers(lock) == 1)
+        threads.append(run_in_thread(late_reader))
+        # Queued behind the writer (only a waiting writer makes it wait here); must be
+        # let in when the writer gives up, while the first reader still holds its lock.
+        wait_until(lambda: waiting_readers(lock) == 1)
+        threads[-1].join(FAILURE_BOUND)
+        assert results == ["writer got in: False", "late reader in"]
     finally:
         release.set()
         for thread in threads:
-            thread.join()
+            thread.join(FAILURE_BOUND)
+
+
+def test_a_new_thread_is_never_taken_for_one_that_ended_holding_a_read_lock() -> None:
+    lock = RWLock()
+    dead: list[int] = []
+
+    def read_and_end() -> None:
+        lock.acquire_read()  # never released: a leak the lock cannot see
+        dead.append(threading.get_ident())
+
+    thread = threading.Thread(target=read_and_end)
+    thread.start()
+    thread.join()
+    seen: list[tuple[int, str, bool | str, bool]] = []
+
+    def stranger() -> None:
+        try:
+            lock.release_read()
+            released = "released"
+        except RuntimeError as exc:
+            released = str(exc)
+        try:
+            wrote: bool | str = lock.acquire_write(timeout=0)
+        except RuntimeError as exc:
+            wrote = str(exc)
+        read = lock.acquire_read(timeout=0)
+        if read:
+            lock.release_read()
+        seen.append((threading.get_ident(), released, wrote, read))
+
+    for _ in range(100):  # until the OS hands the dead thread's ident to a new thread
+        thread = threading.Thread(target=stranger)
+        thread.start()
+        thread.join()
+        if seen[-1][0] == dead[0]:
+            break
+    assert seen[-1][0] == dead[0], "no thread ident was reused: nothing was tested"
+    # Each new thread, the one with the dead thread's ident too, is a stranger to the lock:
+    # it cannot release the dead thread's read lock, and asking for the write lock is not
+    # an upgrade but an ordinary wait for that read lock (which is never given back).
+    outcomes = {outcome[1:] for outcome in seen}
+    assert outcomes == {("cannot release a read lock this thread does not hold", False, True)}
+    assert lock.statistics() == RWLockStatistics(
+        read_locks=1, write_locked=False, waiting_readers=0, waiting_writers=0
+    )
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e10])
+@pytest.mark.parametrize("mode", ["read", "write"])
+def test_an_infinite_or_huge_timeout_waits_until_the_lock_is_free(
+    mode: str, timeout: float
+) -> None:
+    lock = RWLock()
+    results: list[bool] = []
+
+    def waiter() -> None:
+        if mode == "read":
+            results.append(lock.acquire_read(timeout=timeout))
+            lock.release_read()
+        else:
+            results.append(lock.acquire_write(timeout=timeout))
+            lock.release_write()
+
+    lock.acquire_write()
+    thread = run_in_thread(waiter)
+    try:
+        waiting = waiting_readers if mode == "read" else waiting_writers
+        wait_until(lambda: waiting(lock) == 1)
+    finally:
+        lock.release_write()
+        thread.join(FAILURE_BOUND)
+    assert results == [True]
+    assert lock.statistics() == FREE
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "shown"),
+    [
+        (math.nan, ValueError, "nan"),
+        (-1, ValueError, "-1"),
+        (-0.5, ValueError, "-0.5"),
+        (-math.inf, ValueError, "-inf"),
+        ("1", TypeError, "'1'"),
+        (True, TypeError, "True"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["read", "write"])
+def test_bad_timeouts_are_refused_before_the_lock_changes(
+    mode: str, timeout: object, error: type[Exception], shown: str
+) -> None:
+    lock = RWLock()
+    acquire = lock.acquire_read if mode == "read" else lock.acquire_write
+    message = rf"^timeout must be a number >= 0 or None, got {re.escape(shown)}$"
+    with pytest.raises(error, match=message):
+        acquire(timeout=timeout)  # type: ignore[arg-type]
+    assert lock.statistics() == FREE
+
+
+# Run in a subprocess: a regression hangs there and is killed, instead of hanging pytest.
+CTRL_C_SCRIPT = """
+import signal, threading, time
+from goqueue import RWLock
+
+lock = RWLock()
+holding, release = threading.Event(), threading.Event()
+
+def writer():
+    with lock.write_lock():
+        holding.set()
+        release.wait()
+
+def press_ctrl_c_once_waiting():
+    while lock.statistics().{waiting} == 0:
+        time.sleep(0)
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+holder = threading.Thread(target=writer)
+holder.start()
+holding.wait()
+threading.Thread(target=press_ctrl_c_once_waiting, daemon=True).start()
+try:
+    lock.acquire_{mode}()
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+print(lock.statistics())
+release.set()
+holder.join()
+print("reader in:", lock.acquire_read(timeout={bound}))
+lock.release_read()
+print("writer in:", lock.acquire_write(timeout={bound}))
+lock.release_write()
+print(lock.statistics())
+"""
+
+
+@pytest.mark.parametrize("mode", ["read", "write"])
+def test_ctrl_c_while_waiting_leaves_no_trace(mode: str) -> None:
+    waiting = {"read": "waiting_readers", "write": "waiting_writers"}[mode]
+    script = CTRL_C_SCRIPT.format(mode=mode, waiting=waiting, bound=FAILURE_BOUND)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=3 * FAILURE_BOUND,
+    )
+    assert done.stderr == ""
+    held = "RWLockStatistics(read_locks=0, write_locked=True, waiting_readers=0, waiting_writers=0)"
+    assert done.stdout.splitlines() == [
+        "interrupted",
+        held,  # the interrupted waiter is no longer counted...
+        "reader in: True",  # ...so it holds back neither readers...
+        "writer in: True",  # ...nor writers once the lock is free
+        repr(FREE),
+    ]
 
 
 def test_nested_reads_are_allowed_when_no_writer_waits() -> None:
     lock = RWLock()
     with lock.read_lock(), lock.read_lock():
-        assert repr(lock) == "<RWLock readers=2 waiting_writers=0>"
-    assert repr(lock) == "<RWLock readers=0 waiting_writers=0>"
+        assert lock.statistics().read_locks == 2
+    assert lock.statistics() == FREE
 
 
 def test_release_read_without_holding_raises() -> None:
     with pytest.raises(
-        RuntimeError, match=r"^release_read\(\) called without holding a read lock$"
+        RuntimeError, match=r"^cannot release a read lock this thread does not hold$"
     ):
         RWLock().release_read()
 
@@ -258,7 +560,7 @@ def test_release_read_without_holding_raises() -> None:
 def test_release_write_without_holding_raises() -> None:
     lock = RWLock()
     with pytest.raises(
-        RuntimeError, match=r"^release_write\(\) called without holding the write lock$"
+        RuntimeError, match=r"^cannot release a write lock this thread does not hold$"
     ):
         lock.release_write()
     errors: list[BaseException] = []
@@ -279,7 +581,8 @@ def test_release_write_without_holding_raises() -> None:
     finally:
         release.set()
         thread.join()
-    assert [str(e) for e in errors] == ["release_write() called without holding the write lock"]
+    assert [str(e) for e in errors] == ["cannot release a write lock this thread does not hold"]
+    assert lock.statistics() == FREE
 
 
 def test_upgrading_is_refused() -> None:
@@ -287,7 +590,9 @@ def test_upgrading_is_refused() -> None:
     with lock.read_lock():
         with pytest.raises(RuntimeError, match=r"^cannot upgrade a read lock to a write lock$"):
             lock.acquire_write()
-        assert repr(lock) == "<RWLock readers=1 waiting_writers=0>"
+        assert lock.statistics() == RWLockStatistics(
+            read_locks=1, write_locked=False, waiting_readers=0, waiting_writers=0
+        )
     assert lock.acquire_write(timeout=0) is True
     lock.release_write()
 
@@ -301,7 +606,7 @@ def test_write_lock_is_not_recursive_and_excludes_own_reads() -> None:
             RuntimeError, match=r"^cannot take a read lock while holding the write lock$"
         ):
             lock.acquire_read()
-    assert repr(lock) == "<RWLock readers=0 waiting_writers=0>"
+    assert lock.statistics() == FREE
 
 
 def test_recursive_read_while_a_writer_waits_is_refused() -> None:
@@ -315,7 +620,7 @@ def test_recursive_read_while_a_writer_waits_is_refused() -> None:
 
     thread = run_in_thread(writer)
     try:
-        wait_until(lambda: "waiting_writers=1" in repr(lock))
+        wait_until(lambda: waiting_writers(lock) == 1)
         with pytest.raises(
             RuntimeError, match=r"^recursive read lock while a writer waits would deadlock$"
         ):
