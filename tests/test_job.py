@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import os
 import random
 import re
+import threading
+import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from goqueue import InvalidTransition, Job, JobStatus
-from goqueue.job import check_max_retry, new_job_id
+from goqueue import InvalidTransition, Job, JobStatus, SQLiteStorage
+from goqueue.backoff import MAX_DELAY
+from goqueue.job import (
+    MAX_ERROR_LENGTH,
+    MAX_JOB_TYPE_LENGTH,
+    MAX_RETRY_LIMIT,
+    check_job_type,
+    check_max_retry,
+    error_text,
+    new_job_id,
+)
 
 S = JobStatus
 # The whole state machine, written out by hand so that a change to the table in job.py
@@ -269,3 +282,246 @@ def test_check_max_retry_refuses_what_the_constructor_refuses(
         check_max_retry(bad)
     with pytest.raises(error, match=message):
         Job(type="email", max_retry=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [2**63, 2**64 + 5])
+def test_max_retry_above_the_storable_range_is_refused(bad: int) -> None:
+    check_max_retry(MAX_RETRY_LIMIT)
+    with pytest.raises(ValueError, match=rf"^max_retry must be <= 2\*\*63 - 1, got {bad}$"):
+        check_max_retry(bad)
+
+
+def test_a_huge_max_retry_is_refused_without_printing_it() -> None:
+    # str() of an int of more than 4300 digits raises ValueError: the message must not try.
+    with pytest.raises(
+        ValueError, match=r"^max_retry must be <= 2\*\*63 - 1, got an int of 16610 bits$"
+    ):
+        check_max_retry(10**5000)
+    with pytest.raises(ValueError, match=r"^max_retry must be >= 1, got an int of 16610 bits$"):
+        check_max_retry(-(10**5000))
+
+
+# Job types ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", ["email", "é-mail", "x" * MAX_JOB_TYPE_LENGTH, "a\x00b"])
+def test_check_job_type_accepts_storable_names(good: str) -> None:
+    check_job_type(good)
+    assert Job(type=good).type == good
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        ("", TypeError, r"^job_type must be a non-empty str, got ''$"),
+        (b"email", TypeError, r"^job_type must be a non-empty str, got b'email'$"),
+        (None, TypeError, r"^job_type must be a non-empty str, got None$"),
+        ("x" * 201, ValueError, r"^job_type must be at most 200 characters, got 201$"),
+        (
+            "report-\udcff",
+            ValueError,
+            r"^job_type must be valid UTF-8, got 'report-\\udcff'"
+            r" \(a lone surrogate at index 7\)$",
+        ),
+    ],
+)
+def test_check_job_type_refuses_what_a_storage_cannot_hold(
+    bad: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        check_job_type(bad)
+    with pytest.raises(error, match=message):
+        Job(type=bad)  # type: ignore[arg-type]
+
+
+def test_backoff_duration_never_passes_max_delay() -> None:
+    job = Job(type="email", max_retry=MAX_RETRY_LIMIT)
+    job.attempts = 10**6  # 10**12 s by the tutorial's formula: 31,710 years
+    assert job.backoff_duration() == MAX_DELAY
+
+
+# Error text -----------------------------------------------------------------------------
+
+
+class StrRaises(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+class StrRaisesUnprintably(Exception):
+    def __str__(self) -> str:
+        raise StrRaises()
+
+
+class StrNotAStr(Exception):
+    def __str__(self) -> str:
+        return 42  # type: ignore[return-value]
+
+
+def assert_storable(text: str) -> None:
+    """What every storage needs of an error text: UTF-8, JSON, and not too long."""
+    text.encode("utf-8")
+    assert json.loads(json.dumps(text)) == text
+    assert len(text) <= MAX_ERROR_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (ValueError("smtp down"), "ValueError: smtp down"),
+        (KeyError("k"), "KeyError: 'k'"),
+        ("no handler", "no handler"),
+        (StrRaises(), "StrRaises: <str() failed: RuntimeError: no text for you>"),
+        (StrRaisesUnprintably(), "StrRaisesUnprintably: <str() failed: StrRaises>"),
+        (
+            StrNotAStr(),
+            "StrNotAStr: <str() failed: TypeError: __str__ returned non-string (type int)>",
+        ),
+        # What os.fsdecode makes of a file name that is not UTF-8: a lone surrogate.
+        (OSError("cannot open \udcff.txt"), "OSError: cannot open \\udcff.txt"),
+        ("bad \ud800 text", "bad \\ud800 text"),
+        (ValueError("ünïcode 😀 is kept"), "ValueError: ünïcode 😀 is kept"),
+    ],
+)
+def test_error_text_is_readable_and_storable_for_any_exception(
+    err: BaseException | str, expected: str
+) -> None:
+    assert error_text(err) == expected
+    assert_storable(error_text(err))
+
+
+@pytest.mark.parametrize("length", [MAX_ERROR_LENGTH + 1, 10**6])
+def test_a_long_error_text_is_cut_saying_so(length: int) -> None:
+    text = error_text(ValueError("x" * length))
+    note = f" ... [cut: {length + len('ValueError: ')} characters]"
+    assert text == ("ValueError: " + "x" * length)[: MAX_ERROR_LENGTH - len(note)] + note
+    assert_storable(text)
+
+
+def test_an_error_text_of_exactly_the_limit_is_kept_whole() -> None:
+    message = "y" * MAX_ERROR_LENGTH
+    assert error_text(message) == message
+
+
+def test_escaping_cannot_push_a_text_past_the_limit() -> None:
+    # Each lone surrogate grows to six characters when escaped.
+    text = error_text("\udcff" * (MAX_ERROR_LENGTH - 10))
+    assert text.startswith("\\udcff" * 10) and text.endswith(" characters]")
+    assert_storable(text)
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (StrRaises(), "StrRaises: <str() failed: RuntimeError: no text for you>"),
+        (ValueError("cannot open \udcff.txt"), "ValueError: cannot open \\udcff.txt"),
+    ],
+)
+def test_mark_failed_ends_the_job_whatever_the_exception(err: Exception, expected: str) -> None:
+    job = Job(type="email", max_retry=2)
+    job.mark_running()
+    job.mark_failed(err)
+    assert (job.status, job.error) == (S.PENDING, expected)
+    job.mark_running()
+    job.mark_failed(err)
+    assert (job.status, job.error) == (S.FAILED, expected)
+
+
+def test_a_failed_job_with_an_unencodable_error_is_stored_and_read_back(
+    tmp_path: Path,
+) -> None:
+    # SQLite refuses text with a lone surrogate: the job stayed PROCESSING for ever.
+    storage = SQLiteStorage(tmp_path / "jobs.db")
+    try:
+        job = Job(type="email")
+        storage.save_job(job)
+        job.mark_running()
+        name = os.fsdecode(b"caf\xe9.txt")  # not UTF-8: 'caf\udce9.txt'
+        job.mark_failed(FileNotFoundError("no such file: " + name))
+        storage.update_job(job)
+        stored = storage.get_job(job.id)
+    finally:
+        storage.close()
+    assert stored is not None
+    assert (stored.status, stored.error) == (
+        S.FAILED,
+        "FileNotFoundError: no such file: caf\\udce9.txt",
+    )
+
+
+# Job ids --------------------------------------------------------------------------------
+
+
+def test_ids_are_version_4_uuids_in_hex() -> None:
+    ids = [new_job_id() for _ in range(2_000)]  # several blocks of the buffer
+    parsed = [uuid.UUID(hex=job_id) for job_id in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [u.hex for u in parsed] == ids  # lowercase, 32 digits, no dashes
+    # 122 random bits: every hex digit that is not fixed takes many values.
+    free = [i for i in range(32) if i not in (12, 16)]
+    assert all(len({job_id[i] for job_id in ids}) == 16 for i in free)
+    assert {job_id[12] for job_id in ids} == {"4"}
+    assert {job_id[16] for job_id in ids} == set("89ab")
+
+
+def test_ids_drawn_by_eight_threads_at_once_are_unique() -> None:
+    threads_n, per_thread = 8, 25_000
+    barrier = threading.Barrier(threads_n)
+    drawn: list[list[str]] = [[] for _ in range(threads_n)]
+
+    def draw(mine: list[str]) -> None:
+        barrier.wait()
+        mine.extend(new_job_id() for _ in range(per_thread))
+
+    threads = [threading.Thread(target=draw, args=(mine,)) for mine in drawn]
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads:
+            thread.join()
+    assert [len(mine) for mine in drawn] == [per_thread] * threads_n
+    assert len({job_id for mine in drawn for job_id in mine}) == threads_n * per_thread
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_repeats_none_of_its_parents_ids() -> None:
+    new_job_id()  # the parent's buffer now holds ids the child would inherit
+    count = 600  # more than a block each
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its ids, exit without running pytest's cleanup
+        try:
+            os.write(write_end, "".join(new_job_id() for _ in range(count)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            sent = pipe.read().decode()
+    finally:
+        os.waitpid(pid, 0)
+    child_ids = {sent[i : i + 32] for i in range(0, len(sent), 32)}
+    parent_ids = {new_job_id() for _ in range(count)}
+    assert len(child_ids) == count
+    assert child_ids.isdisjoint(parent_ids)
+
+
+def test_ids_are_the_bytes_of_os_urandom(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unpredictable ids need a CSPRNG: the Mersenne Twister behind ``random`` gives its
+    # state away after 624 outputs. Whatever os.urandom returns is what the ids are made
+    # of (a new thread starts with an empty buffer, so it must draw).
+    drawn: list[int] = []
+
+    def fake_urandom(size: int) -> bytes:
+        drawn.append(size)
+        return bytes(range(256)) * (size // 256)
+
+    monkeypatch.setattr(os, "urandom", fake_urandom)
+    ids: list[str] = []
+    thread = threading.Thread(target=lambda: ids.extend(new_job_id() for _ in range(3)))
+    thread.start()
+    thread.join()
+    expected = [uuid.UUID(bytes=bytes(range(n, n + 16)), version=4).hex for n in (0, 16, 32)]
+    assert ids == expected
+    assert drawn and all(size >= 16 * 3 for size in drawn)
