@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -76,20 +77,30 @@ def checked_delay(policy: BackoffPolicy, attempts: int) -> float:
     """
     delay: object = policy(attempts)
     if delay.__class__ is float and 0.0 <= delay <= MAX_DELAY:
-        return delay  # the usual case, checked at once
+        return delay + 0.0  # the usual case, checked at once (+ 0.0: -0.0 becomes 0.0)
     seconds = math.nan
     if isinstance(delay, bool):
         pass  # a number to Python, but surely a mistake here
     elif isinstance(delay, int):
-        seconds = float(delay) if delay.bit_length() < 1000 else math.copysign(math.inf, delay)
+        if delay.bit_length() < 1000:  # float() raises past about 2**1024
+            seconds = float(delay)
+        else:
+            seconds = math.inf if delay > 0 else -math.inf
     elif isinstance(delay, numbers.Real):  # float, a numpy float, Fraction
         seconds = float(delay)
     if seconds >= 0.0:  # False for nan
         return min(seconds, MAX_DELAY) + 0.0  # + 0.0: -0.0 becomes 0.0
     raise ValueError(
-        f"backoff policy {_short_repr(policy)} returned {_short_repr(delay)} for"
+        f"backoff policy {_policy_name(policy)} returned {_short_repr(delay)} for"
         f" attempts={attempts}; a delay must be a number of seconds >= 0"
     )
+
+
+def _policy_name(policy: object) -> str:
+    """A function by its qualified name (``retry_policy``, ``<lambda>``); else its repr."""
+    if isinstance(policy, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return policy.__qualname__
+    return _short_repr(policy)
 
 
 def _short_repr(value: object) -> str:
