@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from goqueue import JobContext, Registry, RWLock, UnknownJobType
+from goqueue import Handler, JobContext, Registry, RWLock, UnknownJobType
 
 
 def noop(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -150,3 +152,118 @@ def test_go_registry_race_test_with_assertions() -> None:
     assert registry.get_handler("sms") in {mine[-1] for mine in written}
     assert registry.job_types() == ["email", "sms", *(f"sms-{n}" for n in range(5))]
     assert handlers.violations == []
+
+
+async def async_handler(ctx: JobContext, payload: dict[str, Any]) -> None:
+    return None
+
+
+def generator_handler(ctx: JobContext, payload: dict[str, Any]) -> Iterator[int]:
+    yield 1
+
+
+async def async_generator_handler(ctx: JobContext, payload: dict[str, Any]) -> AsyncIterator[int]:
+    yield 1
+
+
+class AsyncCallable:
+    async def __call__(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        return None
+
+
+class Mailer:
+    async def send(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        return None
+
+    def send_now(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        return None
+
+
+class SyncCallable:
+    def __call__(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        return None
+
+
+ASYNC = (
+    r"^handler for 'email' is an async function: goqueue runs handlers in threads; wrap it,"
+    r" e\.g\. lambda ctx, payload: asyncio\.run\(handler\(ctx, payload\)\)$"
+)
+GENERATOR = (
+    r"^handler for 'email' is a generator function: calling it only makes a generator and"
+    r" runs none of its body; make it a plain function, or wrap it,"
+    r" e\.g\. lambda ctx, payload: list\(handler\(ctx, payload\)\)$"
+)
+ASYNC_GENERATOR = (
+    r"^handler for 'email' is an async generator function: goqueue runs handlers in threads"
+    r" and calling it runs none of its body; make it a plain function$"
+)
+
+
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        (async_handler, ASYNC),
+        (generator_handler, GENERATOR),
+        (async_generator_handler, ASYNC_GENERATOR),
+        (functools.partial(async_handler), ASYNC),
+        (functools.partial(functools.partial(generator_handler)), GENERATOR),
+        (AsyncCallable(), ASYNC),
+        (functools.partial(AsyncCallable()), ASYNC),
+        (Mailer().send, ASYNC),
+    ],
+    ids=[
+        "async def",
+        "generator",
+        "async generator",
+        "partial of async",
+        "partial of partial of generator",
+        "async __call__",
+        "partial of async __call__",
+        "async method",
+    ],
+)
+def test_handlers_whose_body_a_call_would_not_run_are_refused(
+    handler: Handler, message: str
+) -> None:
+    # Called in a worker thread, they return a coroutine or generator at once and the
+    # job would be marked COMPLETED without their body running.
+    registry = Registry()
+    with pytest.raises(TypeError, match=message):
+        registry.register_handler("email", handler)
+    assert registry.job_types() == []
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        noop,
+        lambda ctx, payload: None,
+        functools.partial(noop),
+        SyncCallable(),
+        Mailer().send_now,
+        SyncCallable,  # a class: calling it makes an instance
+        print,
+    ],
+    ids=["function", "lambda", "partial", "__call__", "method", "class", "builtin"],
+)
+def test_plain_callables_are_accepted(handler: Handler) -> None:
+    registry = Registry()
+    registry.register_handler("email", handler)
+    assert registry.get_handler("email") is handler
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("x" * 201, r"^job_type must be at most 200 characters, got 201$"),
+        (
+            "sms-\udcff",
+            r"^job_type must be valid UTF-8, got 'sms-\\udcff' \(a lone surrogate at index 4\)$",
+        ),
+    ],
+)
+def test_job_types_no_storage_can_hold_are_refused(bad: str, message: str) -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match=message):
+        registry.register_handler(bad, noop)
+    assert registry.job_types() == []
