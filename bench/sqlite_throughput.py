@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from goqueue import JobStatus, JobStorage, MemoryStorage, SQLiteStorage
-from goqueue.lab.crash import measure_storage_throughput
+from goqueue.lab.measure.throughput import measure_storage_throughput
 
 
 class _ErrorCounter(logging.Handler):

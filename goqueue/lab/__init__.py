@@ -27,9 +27,9 @@ from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --
-from goqueue.lab.locks import Crossover, LockComparison, LockRow, compare_locks
-from goqueue.lab.starvation import ReaderPreferringRWLock, StarvationResult, starvation_demo
-from goqueue.lab.throughput import ThroughputResult, ThroughputRow, measure_throughput
+from goqueue.lab.measure.locks import Crossover, LockComparison, LockRow, compare_locks
+from goqueue.lab.measure.starvation import ReaderPreferringRWLock, StarvationResult, starvation_demo
+from goqueue.lab.measure.throughput import ThroughputResult, ThroughputRow, measure_throughput
 
 # isort: split
 # -- deterministic exploration and the race detector (issue 6) --
@@ -44,13 +44,20 @@ from goqueue.lab.specimens.scenarios import SCENARIOS
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --
-from goqueue.lab.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
-from goqueue.lab.lesson_helpers import (
-    LockProbe,
-    changed_lines,
-    probe_lock,
-    source_of,
+from goqueue.lab.lesson_helpers import changed_lines, source_of
+from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
+from goqueue.lab.measure.lock_probe import LockProbe, probe_lock
+from goqueue.lab.measure.speedups import best_of, plot_speedups, speedups
+from goqueue.lab.measure.timing import (
+    Span,
+    SpanRecorder,
+    TimingRow,
+    format_timing,
+    ideal_seconds,
+    plot_timeline,
+    plot_timing,
+    time_sleeping_jobs,
 )
 from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.specimens.go_shutdown import (
@@ -62,29 +69,11 @@ from goqueue.lab.specimens.go_shutdown import (
     plot_dropped,
 )
 from goqueue.lab.specimens.sync_queue import SyncQueue
-from goqueue.lab.throughput_lesson import best_of, plot_speedups, speedups
-from goqueue.lab.timing import (
-    Span,
-    SpanRecorder,
-    TimingRow,
-    format_timing,
-    ideal_seconds,
-    plot_timeline,
-    plot_timing,
-    time_sleeping_jobs,
-)
 
 # isort: split
 # -- retries and persistence (issue 5) --
-from goqueue.lab.crash import (
-    CrashResult,
-    cross_thread_error,
-    kill_mid_run,
-    locked_errors,
-    measure_storage_throughput,
-    storage_locked_errors,
-)
-from goqueue.lab.retries import (
+from goqueue.lab.measure.crash import CrashResult, kill_mid_run
+from goqueue.lab.measure.retries import (
     AttemptRecord,
     herd_schedule,
     peak_load,
@@ -92,6 +81,8 @@ from goqueue.lab.retries import (
     plot_herd,
     record_attempts,
 )
+from goqueue.lab.measure.storage import cross_thread_error, locked_errors, storage_locked_errors
+from goqueue.lab.measure.throughput import measure_storage_throughput
 
 __all__: list[str] = [
     "SCENARIOS",

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from goqueue.lab.locks import compare_locks
-from goqueue.lab.starvation import ReaderPreferringRWLock, starvation_demo
-from goqueue.lab.throughput import measure_throughput
+from goqueue.lab.measure.locks import compare_locks
+from goqueue.lab.measure.starvation import ReaderPreferringRWLock, starvation_demo
+from goqueue.lab.measure.throughput import measure_throughput
 from goqueue.rwlock import RWLock
 
 __all__ = ["FULL", "QUICK", "BenchSettings", "add_arguments", "run"]

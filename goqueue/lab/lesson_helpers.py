@@ -1,12 +1,10 @@
-"""Helpers for notebooks 03 and 04: show the registry's code, fix it with one lock, probe a lock.
+"""Source display: the code a lesson is about, and the lines a fix changes.
 
 * ``source_of(fn)`` returns a function's source, so a notebook can show the lines it is
   about without a long cell (``code_only=True`` drops the docstring and comment lines);
 * ``changed_lines(before, after)`` shows *after*'s code with every line it adds marked
   ``+`` and every line of *before* it drops marked ``-``, ignoring indentation: "the
-  changed lines" of a fix, which is mostly a ``with lock:`` and a deeper indent;
-* ``probe_lock(lock)`` asks, from another thread and without waiting, whether a new
-  reader and a writer could get into *lock* right now.
+  changed lines" of a fix, which is mostly a ``with lock:`` and a deeper indent.
 """
 
 from __future__ import annotations
@@ -15,15 +13,10 @@ import ast
 import difflib
 import inspect
 import textwrap
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-__all__ = ["LockProbe", "changed_lines", "probe_lock", "source_of"]
-
-#: The failure bound (seconds) on joining the probe thread; a probe never waits for a lock.
-PROBE_TIMEOUT = 5.0
+__all__ = ["changed_lines", "source_of"]
 
 
 def source_of(fn: Callable[..., Any], *, code_only: bool = False) -> str:
@@ -39,8 +32,8 @@ def source_of(fn: Callable[..., Any], *, code_only: bool = False) -> str:
     Raises:
         TypeError: *fn* has no Python source (a builtin, say).
 
-    >>> print(source_of(probe_lock, code_only=True).splitlines()[0])
-    def probe_lock(lock: Any) -> LockProbe:
+    >>> print(source_of(changed_lines, code_only=True).splitlines()[0])
+    def changed_lines(before: Callable[..., Any], after: Callable[..., Any]) -> str:
     """
     try:
         text = textwrap.dedent(inspect.getsource(fn))
@@ -111,101 +104,3 @@ def changed_lines(before: Callable[..., Any], after: Callable[..., Any]) -> str:
         out.extend(f"- {line}" for line in old[a0:a1])
         out.extend(f"+ {line}" for line in new[b0:b1])
     return "\n".join(out)
-
-
-class _ReadWriteLock(Protocol):
-    def acquire_read(self, timeout: float | None = None) -> bool: ...
-    def release_read(self) -> None: ...
-    def acquire_write(self, timeout: float | None = None) -> bool: ...
-    def release_write(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class LockProbe:
-    """Whether a newcomer could enter a lock at one moment, asked without waiting.
-
-    Attributes:
-        reader_gets_in: a new reader (``acquire_read``, or ``acquire`` of a plain lock)
-            would enter at once.
-        writer_gets_in: a writer (``acquire_write``, or ``acquire``) would enter at once.
-    """
-
-    reader_gets_in: bool
-    writer_gets_in: bool
-
-    def __str__(self) -> str:
-        def word(gets_in: bool) -> str:
-            return "gets in" if gets_in else "must wait"
-
-        return f"a new reader {word(self.reader_gets_in)}, a writer {word(self.writer_gets_in)}"
-
-
-def probe_lock(lock: Any) -> LockProbe:
-    """Ask from a fresh thread whether a reader, then a writer, could enter *lock* now.
-
-    Each attempt uses a zero timeout (``acquire_read(timeout=0)``, ``acquire_write(timeout=0)``,
-    or ``acquire(blocking=False)`` for a plain ``threading.Lock``) and gives back at once
-    whatever it got, so the probe never waits for the lock and leaves it as it found it.
-    It asks from another thread because the calling thread's own holdings would otherwise
-    decide the answer (an ``RWLock`` refuses a thread that already holds it).
-
-    Args:
-        lock: a ``goqueue.RWLock``, a ``ReaderPreferringRWLock``, or a ``threading.Lock``.
-
-    Returns:
-        A ``LockProbe``.
-
-    Raises:
-        TypeError: *lock* has neither ``acquire_read`` nor ``acquire``.
-        TimeoutError: the probe thread did not finish within ``PROBE_TIMEOUT`` seconds.
-
-    >>> lock = threading.Lock()
-    >>> print(probe_lock(lock))
-    a new reader gets in, a writer gets in
-    >>> with lock:
-    ...     print(probe_lock(lock))
-    a new reader must wait, a writer must wait
-    """
-    if hasattr(lock, "acquire_read"):
-        rw: _ReadWriteLock = lock
-
-        def try_read() -> bool:
-            if not rw.acquire_read(timeout=0):
-                return False
-            rw.release_read()
-            return True
-
-        def try_write() -> bool:
-            if not rw.acquire_write(timeout=0):
-                return False
-            rw.release_write()
-            return True
-
-    elif hasattr(lock, "acquire"):
-
-        def try_read() -> bool:
-            if not lock.acquire(blocking=False):
-                return False
-            lock.release()
-            return True
-
-        try_write = try_read
-    else:
-        raise TypeError(f"lock must be an RWLock or a threading.Lock, got {lock!r}")
-    answers: list[bool] = []
-    errors: list[BaseException] = []
-
-    def probe() -> None:
-        try:
-            answers.extend([try_read(), try_write()])
-        except BaseException as exc:  # handed to the caller below
-            errors.append(exc)
-
-    thread = threading.Thread(target=probe, name="lock-probe", daemon=True)
-    thread.start()
-    thread.join(PROBE_TIMEOUT)
-    if thread.is_alive():
-        raise TimeoutError(f"lock probe did not finish within {PROBE_TIMEOUT} s")
-    if errors:
-        raise errors[0]
-    return LockProbe(reader_gets_in=answers[0], writer_gets_in=answers[1])

@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from goqueue import Queue
-from goqueue.lab.timing import TimingRow, ideal_seconds, time_sleeping_jobs
+from goqueue.lab.measure.timing import TimingRow, ideal_seconds, time_sleeping_jobs
 
 __all__ = ["PoolPanel", "pool_panel"]
 

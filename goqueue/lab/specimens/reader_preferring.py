@@ -1,6 +1,6 @@
 """A readers-writer lock that prefers readers: the policy ``goqueue.RWLock`` does not use.
 
-Kept in the lab for contrast only (see ``goqueue.lab.starvation``): under a steady stream
+Kept in the lab for contrast only (see ``goqueue.lab.measure.starvation``): under a steady stream
 of overlapping readers this lock never lets a writer in.
 """
 

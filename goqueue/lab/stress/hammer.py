@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from goqueue.errors import UnknownJobType
+from goqueue.lab.measure.machine import gil_enabled
 from goqueue.lab.specimens.registries import LockedRegistry, RegistryStatistics, UnsafeRegistry
 from goqueue.lab.stress.outcomes import Outcomes, TrialResult
 from goqueue.registry import Handler, Registry
@@ -345,7 +346,7 @@ def hammer(
         switch_interval=used_interval,
         seed=seed,
         python_version=".".join(map(str, sys.version_info[:3])),
-        gil_enabled=_gil_enabled(),
+        gil_enabled=gil_enabled(),
     )
 
 
@@ -370,8 +371,3 @@ def _progress(
         elapsed=time.monotonic() - start,
         done=done,
     )
-
-
-def _gil_enabled() -> bool:
-    check: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
-    return True if check is None else bool(check())

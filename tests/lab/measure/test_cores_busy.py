@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from goqueue.lab import CoresBusy, CoresBusyRow, measure_cores_busy
-from goqueue.lab.cores_busy import cpu_seconds_of_job
+from goqueue.lab.measure.cores_busy import cpu_seconds_of_job
 
 
 def test_cores_busy_rows_add_up() -> None:

@@ -16,7 +16,7 @@ from goqueue.lab import (
     plot_timing,
     time_sleeping_jobs,
 )
-from goqueue.lab.timing import Span, TimingRow
+from goqueue.lab.measure.timing import Span, TimingRow
 
 
 def test_ideal_is_whole_rounds_of_the_job_duration() -> None:

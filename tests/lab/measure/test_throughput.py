@@ -10,9 +10,9 @@ import pytest
 
 from goqueue import JobStatus, MemoryStorage
 from goqueue.lab import ThroughputResult, ThroughputRow
-from goqueue.lab import throughput as throughput_module
-from goqueue.lab.plots import available_cores
-from goqueue.lab.throughput import cpu_job, measure_throughput
+from goqueue.lab.measure import throughput as throughput_module
+from goqueue.lab.measure.machine import available_cores
+from goqueue.lab.measure.throughput import cpu_job, measure_storage_throughput, measure_throughput
 
 
 def test_one_row_per_worker_count_and_every_job_ran() -> None:
@@ -198,3 +198,20 @@ def test_plot_draws_each_series_and_the_ideal_line() -> None:
         assert make_result().plot(given) is given
     finally:
         plt.close("all")
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_measure_storage_throughput_runs_every_job_on_the_given_storage(workers: int) -> None:
+    storage = MemoryStorage()
+    rate = measure_storage_throughput(storage, jobs=200, workers=workers)
+    assert rate > 0
+    jobs = storage.list_jobs()
+    assert len(jobs) == 200
+    assert {job.status for job in jobs} == {JobStatus.COMPLETED}
+
+
+def test_measure_storage_throughput_refuses_no_jobs_or_no_workers() -> None:
+    with pytest.raises(ValueError, match=r"^jobs must be >= 1, got 0$"):
+        measure_storage_throughput(MemoryStorage(), jobs=0)
+    with pytest.raises(ValueError, match=r"^workers must be >= 1, got 0$"):
+        measure_storage_throughput(MemoryStorage(), workers=0)

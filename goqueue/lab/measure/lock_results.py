@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.plots import get_axes, html_table, text_table
+from goqueue.lab.measure.tables import get_axes, html_table, text_table
 
 __all__ = ["Crossover", "LockComparison", "LockRow", "hold_label"]
 

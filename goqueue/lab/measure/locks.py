@@ -28,10 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from goqueue.lab.lock_results import Crossover, LockComparison, LockRow, hold_label
-from goqueue.lab.plots import available_cores, gil_enabled, python_version
+from goqueue.lab.measure.lock_results import Crossover, LockComparison, LockRow, hold_label
+from goqueue.lab.measure.machine import available_cores, gil_enabled, python_version
+from goqueue.lab.measure.throughput import cpu_job
 from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock
-from goqueue.lab.throughput import cpu_job
 from goqueue.rwlock import RWLock
 
 __all__ = ["Crossover", "LockComparison", "LockRow", "compare_locks"]
@@ -41,7 +41,7 @@ LOCK_NAMES = ("none", "lock", "rwlock", "reader-preferring")
 KEYS = tuple(f"job-type-{i}" for i in range(16))  # the registry's job types
 
 
-def _registry_ops(
+def registry_ops(
     name: str, handlers: dict[str, object], holder: Callable[[], None] | None
 ) -> tuple[Callable[[str], object], Callable[[str, object], None]]:
     """``(get_handler, register_handler)`` for the workload, guarded by the named lock.
@@ -225,7 +225,7 @@ def _measure_cell(
     ops_per_thread: int | None,
 ) -> LockRow:
     handlers: dict[str, object] = dict.fromkeys(KEYS, "handler")  # guarded by the lock
-    get_handler, register_handler = _registry_ops(name, handlers, holder)
+    get_handler, register_handler = registry_ops(name, handlers, holder)
     counts: list[tuple[int, int]] = [(0, 0)] * threads  # one slot per thread, no sharing
     errors: list[BaseException] = []
     barrier = threading.Barrier(threads + 1)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.plots import get_axes, html_table
+from goqueue.lab.measure.tables import get_axes, html_table
 from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock, ReadWriteLock
 
 __all__ = ["ReadWriteLock", "ReaderPreferringRWLock", "StarvationResult", "starvation_demo"]

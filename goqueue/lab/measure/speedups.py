@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from goqueue.lab.locks import LockComparison, LockRow
-from goqueue.lab.plots import get_axes
-from goqueue.lab.throughput import QUEUE, ThroughputResult, ThroughputRow
+from goqueue.lab.measure.locks import LockComparison, LockRow
+from goqueue.lab.measure.tables import get_axes
+from goqueue.lab.measure.throughput import QUEUE, ThroughputResult, ThroughputRow
 
 __all__ = ["best_of", "plot_speedups", "speedups", "speedups_from_rates"]
 

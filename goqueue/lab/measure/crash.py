@@ -1,4 +1,4 @@
-"""Persistence experiments for notebook 07: kill a worker process, threads and SQLite, speed.
+"""A crash test: kill a queue process mid-run with SIGKILL, restart it, count what was lost.
 
 * ``kill_mid_run`` starts a process running a ``Queue`` on a SQLite file, waits (by reading
   the file) until it has finished some jobs and is in the middle of others, kills it with
@@ -6,9 +6,6 @@
   the first process the jobs after the first *kill_after* are slow (a minute each), so the
   kill finds every worker mid-job on any machine, however loaded; the second process runs
   them all quickly.
-* ``cross_thread_error`` and ``locked_errors`` show why SQLite needs care with threads;
-  ``storage_locked_errors`` runs the same writes through ``SQLiteStorage``.
-* ``measure_storage_throughput`` times no-op jobs through a queue on a given storage.
 
 The worker processes run ``run_worker`` (see ``_WORKER``).
 """
@@ -22,22 +19,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from goqueue import Job, JobContext, JobStatus, JobStorage, Queue, SQLiteStorage
+from goqueue import Job, JobContext, JobStatus, Queue, SQLiteStorage
 
-__all__ = [
-    "CrashResult",
-    "cross_thread_error",
-    "kill_mid_run",
-    "locked_errors",
-    "measure_storage_throughput",
-    "storage_locked_errors",
-]
+__all__ = ["CrashResult", "kill_mid_run", "run_worker"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,7 @@ class CrashResult:
 
 
 _WORKER = (
-    "import sys; from goqueue.lab.crash import run_worker;"
+    "import sys; from goqueue.lab.measure.crash import run_worker;"
     " run_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),"
     " int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]))"
 )
@@ -234,113 +223,3 @@ def run_worker(
     queue.stop()
     storage.close()
     os.close(log_fd)
-
-
-# -- threads and SQLite ---------------------------------------------------------------
-
-
-def cross_thread_error() -> str:
-    """Use a default ``sqlite3`` connection from a second thread; return the error text."""
-    conn = sqlite3.connect(":memory:")
-    errors: list[str] = []
-
-    def use() -> None:
-        try:
-            conn.execute("SELECT 1")
-        except sqlite3.ProgrammingError as exc:
-            errors.append(str(exc))
-
-    thread = threading.Thread(target=use)
-    thread.start()
-    thread.join()
-    conn.close()
-    return errors[0] if errors else ""
-
-
-def _hammer(threads: int, writes: int, write: Any) -> int:
-    """Run *write(thread_no, n)* from *threads* threads at once; count 'database is locked'."""
-    barrier = threading.Barrier(threads)
-    errors = [0] * threads  # one slot per thread: no lock needed
-
-    def writer(me: int) -> None:
-        barrier.wait()
-        for n in range(writes):
-            try:
-                write(me, n)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    raise
-                errors[me] += 1
-
-    pool = [threading.Thread(target=writer, args=(me,)) for me in range(threads)]
-    try:
-        for thread in pool:
-            thread.start()
-    finally:
-        for thread in pool:
-            thread.join()
-    return sum(errors)
-
-
-def locked_errors(threads: int = 8, writes: int = 200, timeout: float = 0.0) -> int:
-    """Writes from *threads* threads, a connection each, busy timeout *timeout*.
-
-    Returns:
-        How many of the ``threads * writes`` writes failed with "database is locked".
-    """
-    with tempfile.TemporaryDirectory(prefix="goqueue-locked-") as folder:
-        path = Path(folder, "demo.db")
-        setup = sqlite3.connect(path, isolation_level=None)
-        setup.execute("PRAGMA journal_mode = WAL")
-        setup.execute("CREATE TABLE t (thread INTEGER, n INTEGER)")
-        setup.close()
-        conns = [
-            sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-            for _ in range(threads)
-        ]
-
-        def write(me: int, n: int) -> None:
-            conn = conns[me]  # this thread's own connection
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO t VALUES (?, ?)", (me, n))
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-
-        try:
-            return _hammer(threads, writes, write)
-        finally:
-            for conn in conns:
-                conn.close()
-
-
-def storage_locked_errors(threads: int = 8, writes: int = 200) -> int:
-    """The same writes as ``locked_errors``, as jobs saved through one ``SQLiteStorage``."""
-    with (
-        tempfile.TemporaryDirectory(prefix="goqueue-locked-") as folder,
-        SQLiteStorage(Path(folder, "demo.db")) as storage,
-    ):
-        errors = _hammer(threads, writes, lambda me, n: storage.save_job(Job(type="t")))
-        assert len(storage) == threads * writes - errors
-        return errors
-
-
-def measure_storage_throughput(storage: JobStorage, jobs: int = 2000, workers: int = 8) -> float:
-    """Run *jobs* no-op jobs through a ``Queue`` on *storage*; return jobs per second.
-
-    The clock runs from the first submit until the last job is final.
-    """
-    queue = Queue(workers=workers, storage=storage)
-    queue.register_handler("noop", lambda ctx, payload: None)
-    queue.start()
-    try:
-        started = time.perf_counter()
-        for _ in range(jobs):
-            queue.submit_job("noop")
-        queue.join()
-        elapsed = time.perf_counter() - started
-    finally:
-        queue.stop()
-    return jobs / elapsed

@@ -1,4 +1,4 @@
-"""goqueue.lab.retries: attempt timelines and the thundering-herd schedule."""
+"""goqueue.lab.measure.retries: attempt timelines and the thundering-herd schedule."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import pytest
 
 from goqueue import JobStatus
 from goqueue.backoff import Constant, EqualJitter, Exponential, FullJitter, Quadratic
-from goqueue.lab.retries import herd_schedule, peak_load, plot_attempts, plot_herd, record_attempts
+from goqueue.lab.measure.retries import (
+    herd_schedule,
+    peak_load,
+    plot_attempts,
+    plot_herd,
+    record_attempts,
+)
 
 
 def test_record_attempts_records_every_attempt_in_order() -> None:

@@ -1,4 +1,4 @@
-"""Small shared helpers for the measurement results: text tables, HTML tables, axes.
+"""What the measurement results share: text tables, HTML tables, axes.
 
 The throughput and lock results print as plain-text tables in a terminal, render as HTML
 tables in Jupyter and draw themselves on a matplotlib ``Axes``. The pieces they share live
@@ -14,46 +14,15 @@ workers  jobs / s
 from __future__ import annotations
 
 import html
-import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
     "MeasuredTable",
-    "available_cores",
     "get_axes",
-    "gil_enabled",
     "html_table",
-    "python_version",
     "text_table",
 ]
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask, where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def gil_enabled() -> bool:
-    """Whether this interpreter runs with the GIL.
-
-    ``sys._is_gil_enabled()`` exists from Python 3.13; before that the GIL is always on.
-    On a free-threaded build (3.13t) it may be off, and then CPU-bound threads can scale.
-    """
-    probe = getattr(sys, "_is_gil_enabled", None)
-    return True if probe is None else bool(probe())
-
-
-def python_version() -> str:
-    """The interpreter, e.g. ``'CPython 3.11.9'`` (with ``' free-threaded'`` if so)."""
-    version = ".".join(str(part) for part in sys.version_info[:3])
-    name = sys.implementation.name
-    label = "CPython" if name == "cpython" else name
-    threaded = " free-threaded" if "free-threading" in sys.version else ""
-    return f"{label} {version}{threaded}"
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from goqueue.context import JobContext
-from goqueue.lab.plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
-from goqueue.lab.throughput import PROCESSES, cpu_job
-from goqueue.lab.throughput import QUEUE as THREADS
+from goqueue.lab.measure.machine import available_cores, gil_enabled, python_version
+from goqueue.lab.measure.tables import MeasuredTable, get_axes
+from goqueue.lab.measure.throughput import PROCESSES, cpu_job
+from goqueue.lab.measure.throughput import QUEUE as THREADS
 from goqueue.queue import Queue
 
 __all__ = ["CoresBusy", "CoresBusyRow", "cpu_seconds_of_job", "measure_cores_busy"]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from goqueue.lab import Crossover, LockComparison, LockRow, compare_locks
-from goqueue.lab.locks import _registry_ops
+from goqueue.lab.measure.locks import registry_ops
 
 FAILURE_BOUND = 10.0  # seconds; only ever reached when the code under test is broken
 
@@ -94,13 +94,13 @@ def test_shared_guards_let_readers_hold_the_lock_together(lock: str) -> None:
     # Each read waits, while holding the read side, until all three readers are inside:
     # only possible if the read side is shared.
     inside = threading.Barrier(3)
-    get, _ = _registry_ops(lock, {"job-type-0": "h"}, lambda: inside.wait(FAILURE_BOUND))
+    get, _ = registry_ops(lock, {"job-type-0": "h"}, lambda: inside.wait(FAILURE_BOUND))
     assert together(get, 3) == []
 
 
 def test_a_plain_lock_lets_one_reader_in_at_a_time() -> None:
     inside = threading.Barrier(2)
-    get, _ = _registry_ops("lock", {"job-type-0": "h"}, lambda: inside.wait(0.2))
+    get, _ = registry_ops("lock", {"job-type-0": "h"}, lambda: inside.wait(0.2))
     errors = together(get, 2)
     # The first reader inside waited for a second one that could not enter: broken barrier.
     assert errors and all(isinstance(e, threading.BrokenBarrierError) for e in errors)
@@ -109,7 +109,7 @@ def test_a_plain_lock_lets_one_reader_in_at_a_time() -> None:
 @pytest.mark.parametrize("lock", ["none", "lock", "rwlock", "reader-preferring"])
 def test_registry_ops_read_what_was_registered(lock: str) -> None:
     handlers: dict[str, object] = {"email": "old"}
-    get, register = _registry_ops(lock, handlers, None)
+    get, register = registry_ops(lock, handlers, None)
     register("email", "new")
     register("sms", "text")
     assert (get("email"), get("sms"), get("push")) == ("new", "text", None)

@@ -28,11 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from goqueue.context import JobContext
-from goqueue.lab.plots import MeasuredTable, available_cores, get_axes, gil_enabled, python_version
+from goqueue.lab.measure.machine import available_cores, gil_enabled, python_version
+from goqueue.lab.measure.tables import MeasuredTable, get_axes
 from goqueue.queue import Queue
 from goqueue.storage import JobStorage
 
-__all__ = ["ThroughputResult", "ThroughputRow", "cpu_job", "measure_throughput"]
+__all__ = [
+    "ThroughputResult",
+    "ThroughputRow",
+    "cpu_job",
+    "measure_storage_throughput",
+    "measure_throughput",
+]
 
 QUEUE = "queue threads"
 PROCESSES = "process pool"
@@ -299,6 +306,35 @@ def measure_throughput(
         gil_enabled=gil_enabled(),
         process_pool_error=error,
     )
+
+
+def measure_storage_throughput(
+    storage: JobStorage, jobs: int = 2000, workers: int = 8, *, timeout: float = 120.0
+) -> float:
+    """Run *jobs* no-op jobs through a ``Queue`` on *storage*; return jobs per second.
+
+    One run of ``measure_throughput``'s ``"noop"`` kind at one worker count, on the storage
+    given (which stays open). The clock runs from the first submit until the last job is
+    final.
+
+    Args:
+        storage: the storage the queue uses, e.g. ``SQLiteStorage(path)``.
+        jobs: how many jobs, each >= 1.
+        workers: worker threads, each >= 1.
+        timeout: seconds to wait for the jobs; a failure bound, not a pace.
+
+    Returns:
+        Completed jobs per second.
+
+    Raises:
+        ValueError: *jobs* or *workers* is below 1.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    completed, seconds = _run_queue(lambda: None, workers, jobs, storage, timeout)
+    return completed / seconds
 
 
 def _work_function(

@@ -17,7 +17,7 @@ from goqueue.lab import (
     plot_speedups,
     speedups,
 )
-from goqueue.lab.throughput_lesson import speedups_from_rates
+from goqueue.lab.measure.speedups import speedups_from_rates
 
 # -- best_of --
 
