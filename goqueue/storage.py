@@ -292,7 +292,7 @@ class MemoryStorage(JobStorage):
             self._finished.clear()
 
     def prune(self, *, keep: int = 0, older_than: float | None = None) -> int:
-        """Forget finished jobs, the ones that finished first first; return how many.
+        """Forget finished jobs, those that finished earliest first; return how many.
 
         Only COMPLETED, FAILED and CANCELLED jobs are removed, never a pending or a
         processing one. Works with or without a retention policy.
@@ -332,7 +332,7 @@ class MemoryStorage(JobStorage):
             return len(candidates)
 
     def _finished_ids(self) -> list[str]:
-        """The ids of the finished jobs, the one that finished first first (lock held)."""
+        """The ids of the finished jobs, earliest finished first (with the lock held)."""
         assert self._lock.locked(), "MemoryStorage._finished_ids needs self._lock held"
         if self._retains:
             return list(self._finished)

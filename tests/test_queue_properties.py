@@ -10,7 +10,8 @@ after which a fresh queue takes over. Whatever the sequence, after each stop:
 - no job ran on two workers at the same time, nor more often than its ``max_retry``
   (checked after every step too);
 - ``statistics()`` counts exactly the completed, failed and cancelled jobs the storage
-  holds, and the report says "drained" exactly when nothing was cancelled or undelivered.
+  holds; after a draining stop the report says "drained" exactly when nothing was
+  cancelled or undelivered (and never says it when something was).
 
 ``stop`` is given a timeout (``FAILURE_BOUND``) and the handlers never block, so a pool
 that loses a job fails an example instead of hanging the suite.
