@@ -6,17 +6,20 @@ jobs never are. The memory check runs 100k jobs in a subprocess and reads its RS
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import test_storage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goqueue import Job, JobStatus, MemoryStorage, Queue
+from goqueue import Job, JobStatus, JobStorage, MemoryStorage, Queue
 
 S = JobStatus
 
@@ -202,6 +205,30 @@ def test_prune_older_than_uses_the_clock(policy: dict[str, Any]) -> None:
     assert storage.prune(older_than=50) == 1
     assert ids(storage) == [young.id]
     assert storage.prune(older_than=50) == 0
+
+
+# -- the storage contract holds with a policy on ---------------------------------------
+
+CONTRACT: list[Callable[[JobStorage], None]] = [
+    test
+    for name, test in vars(test_storage).items()
+    if name.startswith("test_") and list(inspect.signature(test).parameters) == ["storage"]
+]
+
+
+@pytest.mark.parametrize("contract_test", CONTRACT, ids=lambda test: test.__name__)
+@pytest.mark.parametrize(
+    "policy", [{"keep_finished": 10_000}, {"finished_ttl": 3600}], ids=["keep", "ttl"]
+)
+def test_the_storage_contract_holds_with_a_retention_policy(
+    contract_test: Callable[[JobStorage], None], policy: dict[str, Any]
+) -> None:
+    # Limits no contract test reaches: retention must not change what the contract says.
+    contract_test(MemoryStorage(**policy))
+
+
+def test_the_contract_list_is_not_empty() -> None:
+    assert len(CONTRACT) >= 15
 
 
 # -- a property: interleaved saves, claims, finishes and prunes never lose a live job ---
