@@ -91,8 +91,8 @@ class RWLock:
       already inside have left, so a stream of readers cannot starve a writer.
     * **A leaving writer lets in every reader waiting at that moment** (including readers
       that arrived after other writers started waiting) before the next writer, so a
-      stream of writers cannot starve readers either: a waiting reader gets in at the
-      latest when the writer inside, or the first writer in line, leaves.
+      stream of writers cannot starve readers either: a waiting reader gets in when the
+      next writer leaves, so it waits for one writer at most.
     * **Writers get in one at a time, in the order they arrived**, with one batch of
       readers between two writers when readers are waiting. (Go's writers queue on a
       mutex that is fair only once a waiter has waited a millisecond; this one is fair
@@ -104,14 +104,16 @@ class RWLock:
 
     Unlike Go's, this lock knows its owners: a lock is released by the thread that took
     it, and a new thread is never taken for an old one, even when the OS gives it the
-    old one's thread ident. That lets it refuse, with ``RuntimeError``, the misuses that
-    deadlock silently in Go:
+    old one's thread ident. That lets it refuse, with ``RuntimeError``, misuses that Go
+    lets through (the first three deadlock there, silently):
 
     * **upgrading**: asking for the write lock while holding a read lock (two threads
       doing it would each wait for the other to leave);
     * **recursive read locking while a writer waits**: the second ``acquire_read`` would
       queue behind the writer, which waits for the first read to be released;
-    * taking the write lock twice, and releasing a lock the calling thread does not hold.
+    * taking the write lock twice;
+    * releasing a lock the calling thread does not hold (Go allows unlocking from
+      another goroutine).
 
     Read locks may be nested when no writer is waiting.
 
@@ -211,7 +213,9 @@ class RWLock:
             self._lock.release()
 
     def _wait_to_read(self, me: object, timeout: float | None) -> bool:
-        """The slow path of acquire_read: queue until let in or the timeout passes."""
+        """The slow path of acquire_read, under self._lock: queue until let in or timed out."""
+        if not self._lock.locked():
+            raise RuntimeError("_wait_to_read() needs self._lock held")
         deadline = None if timeout is None else time.monotonic() + timeout
         generation = self._generation
         self._waiting_readers += 1
@@ -229,17 +233,13 @@ class RWLock:
         except BaseException:  # KeyboardInterrupt in wait(): leave no trace behind
             if self._generation != generation:  # let in already: give the place back
                 self._admitted -= 1
-                self._wake_writer_if_free()
+                if self._writers and not self._readers and not self._admitted:
+                    self._writer_may_enter.notify_all()
             else:
                 self._waiting_readers -= 1
             raise
         self._readers[me] = 1
         return True
-
-    def _wake_writer_if_free(self) -> None:
-        """Wake the writers if no reader holds the lock and one of them waits."""
-        if not self._readers and not self._admitted and self._writers:
-            self._writer_may_enter.notify_all()
 
     def release_read(self) -> None:
         """Give back one read lock held by this thread.
