@@ -133,7 +133,8 @@ class RWLock:
         # All fields below are guarded by self._lock.
         # Invariants: writer is None or (readers == {} and admitted == 0);
         #             every count in readers is >= 1;
-        #             waiting_readers > 0 only while a writer is inside or waiting.
+        #             a reader starts waiting only while a writer is inside or waiting
+        #             (the last writer to give up wakes them all to walk in).
         self._readers: dict[object, int] = {}  # owner token -> read locks it holds
         # Readers let in by a leaving writer that have not yet woken to take their place
         # in readers; a writer waits for them as for readers inside.
