@@ -6,8 +6,6 @@ matplotlib and ipywidgets lazily, inside the functions that need them.
 
 from __future__ import annotations
 
-from goqueue.lab.race_panel import RacePanel, race_panel
-
 # -- registries and the hammer (issue 3) --
 from goqueue.lab.specimens.counter import (
     ClassicResult,
@@ -24,6 +22,7 @@ from goqueue.lab.specimens.registries import (
 )
 from goqueue.lab.stress.hammer import HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
+from goqueue.lab.widgets.race_panel import RacePanel, race_panel
 
 # isort: split
 # -- throughput and lock measurements (issue 3) --
@@ -38,14 +37,13 @@ from goqueue.lab.interleavings.explore import ExploreResult, explore, replay
 from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
 from goqueue.lab.interleavings.model import Execution, Scenario, Step
 from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, SharedRWLock
-from goqueue.lab.interleavings.stepper import Stepper, StepperWidget
+from goqueue.lab.interleavings.stepper import Stepper
 from goqueue.lab.specimens.gostyle_queue import GoJob, GoStyleQueue
 from goqueue.lab.specimens.scenarios import SCENARIOS
+from goqueue.lab.widgets.stepper import StepperWidget
 
 # isort: split
 # -- notebook panels and lesson helpers (issue 4) --
-from goqueue.lab.diagrams import draw_state_machine, state_machine_edges
-from goqueue.lab.lesson_helpers import changed_lines, source_of
 from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.measure.lock_probe import LockProbe, probe_lock
 from goqueue.lab.measure.speedups import best_of, plot_speedups, speedups
@@ -59,7 +57,6 @@ from goqueue.lab.measure.timing import (
     plot_timing,
     time_sleeping_jobs,
 )
-from goqueue.lab.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.specimens.go_shutdown import (
     GoShutdownStats,
     GoStopOutcome,
@@ -69,6 +66,9 @@ from goqueue.lab.specimens.go_shutdown import (
     plot_dropped,
 )
 from goqueue.lab.specimens.sync_queue import SyncQueue
+from goqueue.lab.widgets.diagrams import draw_state_machine, state_machine_edges
+from goqueue.lab.widgets.pool_panel import PoolPanel, pool_panel
+from goqueue.lab.widgets.source import changed_lines, source_of
 
 # isort: split
 # -- retries and persistence (issue 5) --

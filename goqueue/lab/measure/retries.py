@@ -1,4 +1,4 @@
-"""Retry experiments for notebook 06: attempt timelines, and the thundering herd.
+"""Retry experiments: attempt timelines, and the thundering herd of synchronised retries.
 
 * ``record_attempts`` runs flaky jobs through a real ``Queue`` and records when each
   attempt started and how it ended; ``plot_attempts`` draws one row per job.

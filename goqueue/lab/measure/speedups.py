@@ -1,4 +1,4 @@
-"""Lesson helpers for notebook 05: steadier measurements and speedups on one chart.
+"""Speedups: steadier measurements (best of several runs) and speedups on one chart.
 
 Two things the throughput notebook needs that ``measure_throughput`` and ``compare_locks``
 do not give on their own (the third, CPU seconds per wall second, is in ``cores_busy``):

@@ -1,4 +1,4 @@
-"""The worker-pool panel of notebook 02: sliders for workers and job duration, a Run button.
+"""The worker-pool panel: sliders for workers and job duration, a Run button, a timeline.
 
 Pressing *Run* submits ``jobs`` sleeping jobs to a fresh ``Queue`` with the chosen number of
 workers, in a background thread, while the button's handler shows live counts; once that

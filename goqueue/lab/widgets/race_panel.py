@@ -1,4 +1,4 @@
-"""The race panel of notebook 03: hammer a registry from the browser and watch it break.
+"""The race panel: hammer a registry from the browser and watch the anomalies add up.
 
 Controls: threads, seconds, switch interval, the registry (unsafe or locked) and a *Run*
 button. Pressing *Run* starts the hammer in a background thread; its progress callback

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from goqueue.lab.race_panel import RacePanel, race_panel
+from goqueue.lab.widgets.race_panel import RacePanel, race_panel
 
 
 def classes(widget: Any) -> list[str]:
@@ -90,8 +90,8 @@ def test_a_failed_run_is_shown_and_the_button_enabled_again(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("no threads left")
 
-    # (goqueue.lab.race_panel is also the name of the function, so fetch the module)
-    monkeypatch.setattr(importlib.import_module("goqueue.lab.race_panel"), "hammer", broken)
+    # (goqueue.lab.widgets.race_panel is also the name of the function, so fetch the module)
+    monkeypatch.setattr(importlib.import_module("goqueue.lab.widgets.race_panel"), "hammer", broken)
     with pytest.raises(RuntimeError, match=r"^race panel run failed$"):
         panel.run()
     assert panel.result.value == "run failed: OSError: no threads left"

@@ -6,7 +6,7 @@ import pytest
 
 from goqueue import InvalidTransition, Job, JobStatus
 from goqueue.lab import draw_state_machine, state_machine_edges
-from goqueue.lab.diagrams import STATE_POSITIONS
+from goqueue.lab.widgets.diagrams import STATE_POSITIONS
 
 
 def _job_in(status: JobStatus) -> Job:
