@@ -19,15 +19,13 @@ changes under it while a worker runs the job.
 from __future__ import annotations
 
 import enum
-import os
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from .backoff import MAX_DELAY
 from .errors import InvalidTransition
+from .ids import new_job_id
 from .payload import SURROGATE, copy_payload
 
 __all__ = [
@@ -39,7 +37,6 @@ __all__ = [
     "check_job_type",
     "check_max_retry",
     "error_text",
-    "new_job_id",
 ]
 
 
@@ -106,70 +103,6 @@ _UTC = timezone.utc
 # The default of ``Job.updated_at``, told apart by identity: a new job was last updated
 # when it was created.
 _SAME_AS_CREATED = datetime.min.replace(tzinfo=timezone.utc)
-
-# Job ids are UUID4-shaped: 32 hex digits, 122 of their 128 bits random, the rest the
-# version (4) and variant (RFC 4122) as ``uuid.UUID`` sets them. The random bits come
-# from ``os.urandom``, a CSPRNG, so ids cannot be predicted from ids already seen (the
-# Mersenne Twister of ``random`` can be: 624 outputs give away its state). One system
-# call per id would hand the GIL to a worker on every submit, so each thread draws
-# _IDS_PER_BLOCK ids' worth of bytes at once, fixes the version and variant of all of
-# them in two big-int operations, and hands the hex text out 32 digits at a time.
-# Measured on Python 3.11 (2 cores): about 0.2 us per id, against 0.33 us for the
-# Mersenne Twister version and 1.2 us for ``uuid.uuid4().hex``.
-_IDS_PER_BLOCK = 256
-_UUID4_CLEAR = (1 << 128) - 1 & ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-_BLOCK_CLEAR = sum(_UUID4_CLEAR << (128 * n) for n in range(_IDS_PER_BLOCK))
-_BLOCK_SET = sum(_UUID4_SET << (128 * n) for n in range(_IDS_PER_BLOCK))
-_ID_SLICES = [slice(32 * n, 32 * n + 32) for n in range(_IDS_PER_BLOCK)]
-
-
-def _id_block() -> Iterator[str]:
-    """The next _IDS_PER_BLOCK job ids of the calling thread, from fresh OS randomness."""
-    size = 16 * _IDS_PER_BLOCK
-    bits = int.from_bytes(os.urandom(size), "big") & _BLOCK_CLEAR | _BLOCK_SET
-    return map(bits.to_bytes(size, "big").hex().__getitem__, _ID_SLICES)
-
-
-class _IdBuffer(threading.local):
-    """Each thread's ids not yet handed out: no lock, and no iterator shared by threads
-    (a shared one is only safe under the GIL, and the free-threaded build has none)."""
-
-    ids: Iterator[str] = iter(())
-
-
-_id_buffer = _IdBuffer()
-
-
-def _forget_ids_after_fork() -> None:
-    # A forked child starts with a copy of the forking thread's buffer: it must not hand
-    # out the ids its parent is about to.
-    global _id_buffer
-    _id_buffer = _IdBuffer()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
-    os.register_at_fork(after_in_child=_forget_ids_after_fork)
-
-
-def new_job_id() -> str:
-    """A fresh job id: 32 hex digits shaped as a random (version 4) UUID.
-
-    The random bits come from ``os.urandom``, drawn a few kilobytes at a time per
-    thread, so ids are unique across threads and processes (a forked child draws its
-    own) and cannot be predicted from the ids seen before.
-
-    >>> import uuid
-    >>> job_id = new_job_id()
-    >>> uuid.UUID(hex=job_id).version, len(job_id), job_id != new_job_id()
-    (4, 32, True)
-    """
-    try:
-        return next(_id_buffer.ids)
-    except StopIteration:
-        _id_buffer.ids = _id_block()
-        return next(_id_buffer.ids)
-
 
 #: The largest ``max_retry``: what an SQLite INTEGER (signed 64 bits) can hold.
 MAX_RETRY_LIMIT = 2**63 - 1

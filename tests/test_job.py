@@ -17,6 +17,7 @@ import pytest
 
 from goqueue import InvalidTransition, Job, JobStatus, SQLiteStorage
 from goqueue.backoff import MAX_DELAY
+from goqueue.ids import new_job_id
 from goqueue.job import (
     MAX_ERROR_LENGTH,
     MAX_JOB_TYPE_LENGTH,
@@ -24,7 +25,6 @@ from goqueue.job import (
     check_job_type,
     check_max_retry,
     error_text,
-    new_job_id,
 )
 
 S = JobStatus
