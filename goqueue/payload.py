@@ -118,6 +118,11 @@ def _check_tree(payload: dict[str, Any]) -> None:
         else:
             items = enumerate(container)
         for key, value in items:
+            cls = type(value)
+            if cls is str and value.isascii():
+                continue  # the common values first, without a call
+            if (cls is int and _INT_MIN <= value <= _INT_MAX) or cls is bool or value is None:
+                continue
             if isinstance(value, _CONTAINERS):
                 child: _Node = (node, key, value, depth + 1)
                 if depth == MAX_DEPTH:
