@@ -34,7 +34,6 @@ does: its accepted jobs run (retries that are not yet due are cancelled), with a
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import weakref
@@ -88,7 +87,7 @@ def check_timeout(timeout: object) -> float | None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-    if math.isnan(timeout):
+    if timeout != timeout:  # NaN (math.isnan would overflow on a huge int)
         raise ValueError("timeout must be a number of seconds or None, got nan")
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0, got {timeout}")
@@ -160,6 +159,8 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []  # started threads, workers first
         self._scheduler_thread: threading.Thread | None = None
         self._starter: int | None = None  # the thread inside start(), if any
+        self._interrupted: int | None = None  # the thread a stop() from a signal handler
+        # interrupted: what it was submitting is taken back, not run
         self._report: ShutdownReport | None = None
         # Notified when the pool is STOPPED.
         self._stopped = threading.Condition(self._lock)
@@ -274,74 +275,108 @@ class WorkerPool:
         if timeout is not None:
             timeout = check_timeout(timeout)
         job_id = job.id
-        lock = self._lock
-        lock.acquire()
-        try:
+        # ``with``, not acquire/try/finally: submit runs on the main thread, where a
+        # signal handler's exception right after acquire() would leave the lock held.
+        with self._lock:
             if self._state is not _RUNNING:
                 raise self._closed_error()
             if job_id in self._ledger:
                 raise ValueError(f"job {job_id} is already submitted and not final")
-            overflow = False
-            if not self._buffer.reserve():  # the common case is room at once
-                if getattr(self._local, "worker", False):
-                    overflow = True  # from a handler: never wait for other handlers
-                elif not block:
-                    raise QueueFull(f"the buffer is full ({self.buffer_size} jobs waiting)")
-                elif not self._buffer.wait_to_reserve(timeout, self._is_running):
-                    if self._state is not _RUNNING:
-                        raise self._closed_error()
-                    raise QueueFull(f"the buffer stayed full for {timeout} s: job not submitted")
-                elif job_id in self._ledger:  # the same job, submitted while we waited
+            overflow = reserved = accepted = False
+            try:
+                reserved = self._buffer.reserve()  # the common case: room at once
+                if not reserved:
+                    if getattr(self._local, "worker", False):
+                        overflow = True  # from a handler: never wait for other handlers
+                    elif not block:
+                        raise QueueFull(f"the buffer is full ({self.buffer_size} jobs waiting)")
+                    elif not self._buffer.wait_to_reserve(timeout, self._is_running):
+                        if self._state is not _RUNNING:
+                            raise self._closed_error()
+                        raise QueueFull(
+                            f"the buffer stayed full for {timeout} s: job not submitted"
+                        )
+                    else:
+                        reserved = True
+                        if job_id in self._ledger:  # the same job, submitted meanwhile
+                            raise ValueError(f"job {job_id} is already submitted and not final")
+                # Accepted from here on: stop() drains or cancels it like any other job.
+                accepted = self._ledger.accept(job_id, job.type)
+                self._submitting[job_id] = get_ident()
+                if backoff is not None:
+                    self._job_backoff[job_id] = backoff
+            except BaseException:  # refused, or interrupted (a signal handler's exception)
+                if accepted:
+                    self._submitting.pop(job_id, None)
+                    self._ledger.withdraw(job_id)
+                    self._job_backoff.pop(job_id, None)
+                if reserved:
                     self._buffer.unreserve()
-                    raise ValueError(f"job {job_id} is already submitted and not final")
-            # Accepted from here on: stop() drains or cancels this job like any other.
-            self._ledger.accept(job_id, job.type)
-            self._submitting[job_id] = get_ident()
-            if backoff is not None:
-                self._job_backoff[job_id] = backoff
-        finally:
-            lock.release()
+                raise
         try:
             retry_transient(self.storage.save_job, job)
         except BaseException:
             self._abandon_submit(job_id, overflow)
             raise
-        lock.acquire()
         try:
-            self._submitting.pop(job_id, None)
-            if self._state is _RUNNING and not overflow:
-                self._buffer.fill(job_id)  # the common case
-                return
-            if job_id not in self._withdrawn and self._state is not PoolState.STOPPED:
-                if not self._cancelled.is_set():
-                    if overflow:
-                        self._retries.add(job_id, 0.0)
-                    else:
-                        self._buffer.fill(job_id)  # stopping, but draining: it runs
+            with self._lock:
+                if self._state is _RUNNING and not overflow:
+                    # The common case. Fill first: an interrupt between the two lines then
+                    # leaves a job that runs, never one that waits for ever.
+                    self._buffer.fill(job_id)
+                    self._submitting.pop(job_id, None)
                     return
-                # stop(drain=False) skipped this job while it was being saved: cancel it
-                # here, as it would have.
-                if not overflow:
-                    self._buffer.unreserve()
-                self._cancelling.add(job_id)
-                withdrawn = False
-            else:
-                # A stop() on this very thread (a signal handler) took this job back, or
-                # finished while the job was being accepted.
-                self._withdrawn.discard(job_id)
-                self._ledger.withdraw(job_id)
-                self._job_backoff.pop(job_id, None)
-                if not overflow:
-                    self._buffer.unreserve()
-                withdrawn = True
-        finally:
-            lock.release()
+                self._submitting.pop(job_id, None)
+                if (
+                    job_id not in self._withdrawn
+                    and self._state is not PoolState.STOPPED
+                    and self._interrupted != get_ident()
+                ):
+                    if not self._cancelled.is_set():
+                        if overflow:
+                            self._retries.add(job_id, 0.0)
+                        else:
+                            self._buffer.fill(job_id)  # stopping, but draining: it runs
+                        return
+                    # stop(drain=False) skipped this job while it was being saved: cancel it
+                    # here, as it would have.
+                    if not overflow:
+                        self._buffer.unreserve()
+                    self._cancelling.add(job_id)
+                    withdrawn = False
+                else:
+                    # A stop() on this very thread (a signal handler) took this job back, or
+                    # finished while the job was being accepted.
+                    self._withdrawn.discard(job_id)
+                    self._ledger.withdraw(job_id)
+                    self._job_backoff.pop(job_id, None)
+                    if not overflow:
+                        self._buffer.unreserve()
+                    withdrawn = True
+        except BaseException:  # a signal handler's exception: leave nothing half-done
+            self._rescue_submit(job_id, overflow)
+            raise
         if withdrawn:
             self._cancel_quietly(job_id)
             raise QueueClosed(
                 f"queue stopped while job {job_id} was being submitted: it is cancelled"
             )
         self._cancel_and_record(job_id)
+
+    def _rescue_submit(self, job_id: str, overflow: bool) -> None:
+        """An exception cut a saved job's hand-over short: deliver it, or cancel it."""
+        with self._lock:
+            self._submitting.pop(job_id, None)
+            buffered = job_id in self._buffer
+            if not overflow and not buffered:
+                self._buffer.unreserve()
+            if job_id in self._ledger and self._state is not PoolState.STOPPED:
+                if not buffered:
+                    self._retries.add(job_id, 0.0)  # runs, or is cancelled, like a retry
+                return
+            self._withdrawn.discard(job_id)
+            self._ledger.withdraw(job_id)
+        self._cancel_quietly(job_id)
 
     def _abandon_submit(self, job_id: str, overflow: bool) -> None:
         """Undo an accept whose save raised; the job may have been written after all."""
@@ -410,6 +445,9 @@ class WorkerPool:
 
     def _stop(self, drain: bool, timeout: float | None, *, at_exit: bool = False) -> ShutdownReport:
         me = get_ident()
+        # Held by this very thread before we take it: a signal handler interrupted the
+        # pool's own bookkeeping on this thread.
+        in_bookkeeping = self._lock._is_owned()  # type: ignore[attr-defined]
         with self._lock:
             if self._state is PoolState.NEW:
                 self._state = PoolState.STOPPED
@@ -418,8 +456,16 @@ class WorkerPool:
                 assert self._report is not None
                 return self._report
             self._state = PoolState.STOPPING
-            # A signal handler that interrupted a submit on this thread: that submit
-            # cannot go on until we return, so it is not waited for (it raises).
+            # A signal handler that interrupted this thread inside the pool's own
+            # bookkeeping (this lock is held twice now), or inside a storage call of a
+            # submit or a read (which may hold the storage's lock): the interrupted code
+            # cannot go on until we return, so waiting here could wait for ever.
+            interrupted = (
+                in_bookkeeping
+                or me in self._submitting.values()
+                or getattr(self._local, "reading", False)
+            )
+            # Its submit is taken back (it raises QueueClosed when it goes on).
             for job_id, submitter in list(self._submitting.items()):
                 if submitter == me:
                     del self._submitting[job_id]
@@ -427,6 +473,12 @@ class WorkerPool:
                     self._ledger.withdraw(job_id)
             self._buffer.release_put_waiters()  # submits waiting for room: closed now
             starter = self._starter
+            if interrupted:
+                self._interrupted = me
+        if interrupted:
+            # Finish on another thread, and return at once: see ShutdownReport.finished.
+            threading.Thread(target=self._stop, args=(drain, timeout), name="goqueue-stop").start()
+            return ShutdownReport(drained=False, finished=False)
         if starter is not None and starter != me:
             self._start_done.wait()  # then every thread that will exist is listed
         if at_exit:
@@ -549,7 +601,7 @@ class WorkerPool:
                     )
             # The storage is read without the pool lock, so that a slow storage never
             # holds up the workers, which need that lock after every job.
-            job = self.storage.get_job(job_id)
+            job = self.read_job(job_id)
             if job is None:
                 raise JobNotFound(job_id)
             if job.status.is_final:
@@ -567,6 +619,16 @@ class WorkerPool:
                 # Still unfinished while we hold the lock: its finish, which needs the
                 # lock, comes after we wait, so the notification cannot be missed.
                 self._ledger.wait_for_a_finish(remaining)
+
+    def read_job(self, job_id: str) -> Job | None:
+        """``storage.get_job``, marked so that a stop() from a signal handler that
+        interrupts it does not wait (the storage call may hold the storage's lock)."""
+        local = self._local
+        local.reading = True
+        try:
+            return self.storage.get_job(job_id)
+        finally:
+            local.reading = False
 
     def join(self, timeout: float | None = None) -> None:
         """Block until every job accepted so far is final.

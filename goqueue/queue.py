@@ -172,7 +172,7 @@ class Queue:
         Raises:
             JobNotFound: no job with this id.
         """
-        job = self.storage.get_job(job_id)
+        job = self.pool.read_job(job_id)
         if job is None:
             raise JobNotFound(job_id)
         return job

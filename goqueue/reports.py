@@ -6,7 +6,7 @@
 hand to any thread, which is why a snapshot is never a live view of the pool.
 
 >>> ShutdownReport(drained=False, cancelled=("job-1",))
-ShutdownReport(drained=False, cancelled=('job-1',), undelivered=())
+ShutdownReport(drained=False, cancelled=('job-1',), undelivered=(), finished=True)
 """
 
 from __future__ import annotations
@@ -58,8 +58,15 @@ class ShutdownReport:
         undelivered: ids of accepted jobs the pool gave up on because the storage failed
             (a claim or a final save kept raising): their stored status may not be final.
             Empty unless the storage failed.
+        finished: False only for a ``stop()`` called from a signal handler that
+            interrupted the same queue's ``submit_job``, ``get_job`` or ``wait`` on the
+            same thread. Waiting there could wait for ever (the interrupted call may
+            hold a lock the workers need), so that stop goes on in a thread of its own
+            and returns at once; the interrupted call raises ``QueueClosed`` or goes on.
+            Call ``stop()`` again (outside the handler) for the final report.
     """
 
     drained: bool
     cancelled: tuple[str, ...] = ()
     undelivered: tuple[str, ...] = ()
+    finished: bool = True
