@@ -516,7 +516,7 @@ def test_jobs_accepted_before_the_program_exits_still_run() -> None:
         queue.start()
         for n in range(20):
             queue.submit_job("say", {"n": n})
-        sys.stdout.write("leaving\n")
+        sys.stdout.write("leaving\\n")
         """
     )
     lines = out.splitlines()
