@@ -1,5 +1,5 @@
-"""``python -m goqueue.lab``: the race lab from a terminal (see ``goqueue.lab.cli``)."""
+"""``python -m goqueue.lab``: the race lab from a terminal (see ``goqueue.lab.cli.main``)."""
 
-from goqueue.lab.cli import main
+from goqueue.lab.cli.main import main
 
 raise SystemExit(main())

@@ -275,22 +275,3 @@ def test_ready_made_scenarios() -> None:
     assert verdicts["registry"].failures > 0
     assert verdicts["registry-fixed"].failures == 0
     assert verdicts["lock-order"].deadlocks == 2
-
-
-def test_explore_command(capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
-
-    from goqueue.lab import explorer_cli
-
-    parser = argparse.ArgumentParser(prog="explore")
-    explorer_cli.add_arguments(parser)
-    assert explorer_cli.run(parser.parse_args(["--scenario", "lost-update", "--race"])) == 1
-    out = capsys.readouterr().out
-    assert "4 of 6 interleavings violate the invariant" in out
-    assert "WARNING: DATA RACE" in out and "Found 2 data race(s)" in out
-    assert explorer_cli.run(parser.parse_args(["--scenario", "registry-fixed", "--race"])) == 0
-    assert "No data races found" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        parser.parse_args(["--preemption-bound", "-1"])
-    assert exit_info.value.code == 2
-    assert "must be >= 0, got -1" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """``python -m goqueue.lab bench``: the throughput, lock and starvation tables in a terminal.
 
-``goqueue.lab.cli`` owns the command line and calls the two functions here:
+``goqueue.lab.cli.main`` owns the command line and calls the two functions here:
 ``add_arguments(parser)`` for the ``bench`` options and ``run(args)`` to do the work.
 Tables go to standard output; one progress line per measurement goes to standard error,
 so ``bench > results.txt`` keeps only the tables.
@@ -22,7 +22,10 @@ from goqueue.lab.measure.starvation import ReaderPreferringRWLock, starvation_de
 from goqueue.lab.measure.throughput import measure_throughput
 from goqueue.rwlock import RWLock
 
-__all__ = ["FULL", "QUICK", "BenchSettings", "add_arguments", "run"]
+__all__ = ["FULL", "HELP", "QUICK", "BenchSettings", "add_arguments", "run"]
+
+#: The one-line help of the subcommand.
+HELP = "print the throughput and Lock-vs-RWLock tables"
 
 PARTS = ("throughput", "locks", "starvation")
 

@@ -11,28 +11,15 @@ from __future__ import annotations
 
 import argparse
 
+from goqueue.lab.cli.arguments import non_negative_int, positive_int
 from goqueue.lab.interleavings.detector import race_detector
 from goqueue.lab.interleavings.explore import explore_scenario, replay_scenario
 from goqueue.lab.specimens.scenarios import SCENARIOS
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["HELP", "add_arguments", "run"]
 
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+#: The one-line help of the subcommand.
+HELP = "run every interleaving of a small race scenario"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,14 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--preemption-bound",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="only interleavings with at most N preemptions (default: all)",
     )
     parser.add_argument(
         "--max-schedules",
-        type=_positive,
+        type=positive_int,
         default=100_000,
         metavar="N",
         help="stop after N interleavings (default: %(default)s)",

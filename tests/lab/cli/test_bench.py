@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from goqueue.lab import benchmarks
+from goqueue.lab.cli import bench as benchmarks
 
 
 def parse(*argv: str) -> argparse.Namespace:

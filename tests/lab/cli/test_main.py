@@ -11,8 +11,9 @@ import types
 
 import pytest
 
-from goqueue.lab import cli
-from goqueue.lab.cli import LiveDisplay, main
+from goqueue.lab.cli import main as cli
+from goqueue.lab.cli.main import main
+from goqueue.lab.cli.race import LiveDisplay
 from goqueue.lab.stress.hammer import HammerProgress
 
 
@@ -130,11 +131,11 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         assert re.search(rf"^    {command} ", out, re.M)
 
 
-def test_plugins_are_imported_only_when_asked_for(
+def test_a_subcommand_gets_its_parsed_options_and_gives_its_status(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seen: list[argparse.Namespace] = []
-    plugin = types.ModuleType("fake_plugin")
+    command = types.ModuleType("fake_bench")
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--quick", action="store_true")
@@ -143,29 +144,31 @@ def test_plugins_are_imported_only_when_asked_for(
         seen.append(args)
         return 5
 
-    plugin.add_arguments = add_arguments  # type: ignore[attr-defined]
-    plugin.run = run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fake_plugin", plugin)
-    monkeypatch.setitem(cli.PLUGINS, "bench", ("fake_plugin", "fake bench"))
+    command.HELP = "fake bench"  # type: ignore[attr-defined]
+    command.add_arguments = add_arguments  # type: ignore[attr-defined]
+    command.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(cli.COMMANDS, "bench", command)
     assert main(["bench", "--quick"]) == 5
-    assert seen == [argparse.Namespace(quick=True)]
-    assert main(["bench", "--slow"]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        "python -m goqueue.lab bench: error: unrecognized arguments: --slow"
-    )
+    assert seen == [argparse.Namespace(command="bench", quick=True)]
 
 
-def test_a_missing_plugin_is_one_error_line_and_status_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", ["race", "bench", "explore"])
+def test_an_unknown_option_is_reported_by_its_subcommand(
+    command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(cli.PLUGINS, "explore", ("goqueue.lab.no_such_module", "x"))
-    assert main(["explore"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith(
-        "python -m goqueue.lab explore: not available (goqueue.lab.no_such_module cannot be "
-        "imported: "
-    )
+    assert main([command, "--slow"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"usage: python -m goqueue.lab {command}")
+    assert err[-1] == f"python -m goqueue.lab {command}: error: unrecognized arguments: --slow"
+    assert sum(": error: " in line for line in err) == 1
+
+
+def test_one_parser_holds_every_subcommand_and_its_options() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["explore", "--scenario", "lost-update", "--preemption-bound", "1"])
+    assert (args.command, args.scenario, args.preemption_bound) == ("explore", "lost-update", 1)
+    args = parser.parse_args(["bench", "--quick", "--only", "locks"])
+    assert (args.command, args.quick, args.only) == ("bench", True, "locks")
 
 
 def test_module_entry_point_in_a_subprocess() -> None:

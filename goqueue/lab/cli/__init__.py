@@ -1,0 +1,1 @@
+"""The lab's command line, ``python -m goqueue.lab COMMAND``: see ``cli.main``."""
