@@ -379,16 +379,25 @@ class SQLiteStorage(JobStorage):
                 _mark_unreadable(db, job_id, unreadable)
             else:
                 change(job)
-                _, _, _, _, status, attempts, _, _, updated, due, owner, until = self._to_row(job)
+                running = job.status is JobStatus.PROCESSING  # claimed, not cancelled
                 changed = db.execute(
                     "UPDATE jobs SET status = ?, attempts = ?, updated_at = ?,"
                     " next_attempt_at = ?, owner = ?, lease_expires_at = ?"
                     " WHERE id = ? AND status = ?",
-                    (status, attempts, updated, due, owner, until, job_id, _PENDING),
+                    (
+                        job.status.value,
+                        job.attempts,
+                        job.updated_at.isoformat(),
+                        _iso(job.next_attempt_at),
+                        self.owner if running else None,
+                        time.time() + self.lease if running else None,
+                        job_id,
+                        _PENDING,
+                    ),
                 ).rowcount
                 if changed != 1:  # pragma: no cover - excluded by the write lock
                     raise AssertionError(f"job {job_id} changed during its own transaction")
-                if owner is not None and self._heartbeat is None:
+                if running and self._heartbeat is None:
                     self._start_heartbeat()
         if unreadable:
             raise self._corrupted(job_id, unreadable)
