@@ -77,7 +77,8 @@ def validate_payload(payload: object) -> dict[str, Any]:
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
     # The common case first: a flat payload of plain values with ASCII text, checked in
     # one loop without a call per value. Anything else takes the full walk. (On Python
-    # 3.11, {'to': 'ada@example.com', 'n': 3}: 0.25 us here, 0.64 us by the full walk.)
+    # 3.11, {'to': 'ada@example.com', 'n': 3}: 0.26 us in all, 0.41 us by the full walk,
+    # 0.59 us for the recursive check this replaced.)
     for key, value in payload.items():
         if type(key) is not str or not key.isascii():
             break
