@@ -133,9 +133,9 @@ class WorkerPool:
         # Re-entrant so that stop() from a signal handler that interrupted this thread
         # inside the pool's bookkeeping can still take it (see stop()).
         self._lock = threading.RLock()
-        # Per thread: ``worker`` (True in the pool's worker threads) and ``job_id`` (the
-        # job a worker runs), so that a handler calling stop(), join() or wait() on its
-        # own job gets an error instead of waiting for itself.
+        # Per thread: ``worker`` (True in the pool's worker threads), so that a handler
+        # calling stop() or join() gets an error instead of waiting for itself; and
+        # ``reading`` (see read_job).
         self._local = threading.local()
 
         # All fields below are guarded by self._lock.
@@ -149,8 +149,9 @@ class WorkerPool:
         self._retries = RetrySchedule(self._lock)  # jobs waiting for their backoff
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._type_backoff: dict[str, BackoffPolicy] = {}
-        self._active: set[str] = set()  # ids a worker has taken and not recorded yet
+        self._active: dict[str, int] = {}  # id -> worker that took it, until recorded
         self._submitting: dict[str, int] = {}  # id -> thread saving it in submit()
+        self._waiting_for_room: dict[str, int] = {}  # id -> submit() waiting to put it
         self._withdrawn: set[str] = set()  # submits a re-entrant stop() took back
         self._cancelling: set[str] = set()  # ids whose cancel someone has under way
         self._cancelled_ids: list[str] = []  # what stopping cancelled, for the report
@@ -282,7 +283,7 @@ class WorkerPool:
                 raise self._closed_error()
             if job_id in self._ledger:
                 raise ValueError(f"job {job_id} is already submitted and not final")
-            overflow = reserved = accepted = False
+            overflow = late = reserved = accepted = False
             try:
                 reserved = self._buffer.reserve()  # the common case: room at once
                 if not reserved:
@@ -290,6 +291,12 @@ class WorkerPool:
                         overflow = True  # from a handler: never wait for other handlers
                     elif not block:
                         raise QueueFull(f"the buffer is full ({self.buffer_size} jobs waiting)")
+                    elif timeout is None:
+                        # Save first, then wait for room, as a send on the Go channel
+                        # does: when room comes, the id goes in at once, while the
+                        # workers still have ids to run (waiting first and saving after
+                        # lets the buffer run dry: one more thread switch per refill).
+                        late = True
                     elif not self._buffer.wait_to_reserve(timeout, self._is_running):
                         if self._state is not _RUNNING:
                             raise self._closed_error()
@@ -316,8 +323,11 @@ class WorkerPool:
         try:
             retry_transient(self.storage.save_job, job)
         except BaseException:
-            self._abandon_submit(job_id, overflow)
+            self._abandon_submit(job_id, reserved)
             raise
+        if late:
+            self._put_when_room(job_id)
+            return
         try:
             with self._lock:
                 if self._state is _RUNNING and not overflow:
@@ -354,7 +364,7 @@ class WorkerPool:
                         self._buffer.unreserve()
                     withdrawn = True
         except BaseException:  # a signal handler's exception: leave nothing half-done
-            self._rescue_submit(job_id, overflow)
+            self._rescue_submit(job_id, reserved)
             raise
         if withdrawn:
             self._cancel_quietly(job_id)
@@ -363,12 +373,41 @@ class WorkerPool:
             )
         self._cancel_and_record(job_id)
 
-    def _rescue_submit(self, job_id: str, overflow: bool) -> None:
+    def _put_when_room(self, job_id: str) -> None:
+        """The rest of a submit that found the buffer full: wait for room, then put."""
+        me = get_ident()
+        try:
+            with self._lock:
+                self._submitting.pop(job_id, None)
+                if job_id in self._withdrawn or self._interrupted == me:
+                    raise QueueClosed(
+                        f"queue stopped while job {job_id} was being submitted: it is cancelled"
+                    )
+                # Saved and accepted: stop() drains it (this wait goes on) or cancels it
+                # (the wait gives up). A stop() from a signal handler on this thread must
+                # not wait for it: the job cannot move while this thread is in the handler.
+                self._waiting_for_room[job_id] = me
+                try:
+                    self._buffer.put(job_id, self._ledger.__contains__)
+                finally:
+                    del self._waiting_for_room[job_id]
+        except BaseException:  # Ctrl-C while waiting, or the queue stopped under us
+            with self._lock:
+                self._submitting.pop(job_id, None)
+                self._withdrawn.discard(job_id)
+                if job_id in self._cancelling:  # a stop() is cancelling it: it records it
+                    raise
+                self._ledger.withdraw(job_id)
+                self._job_backoff.pop(job_id, None)
+            self._cancel_quietly(job_id)
+            raise
+
+    def _rescue_submit(self, job_id: str, reserved: bool) -> None:
         """An exception cut a saved job's hand-over short: deliver it, or cancel it."""
         with self._lock:
             self._submitting.pop(job_id, None)
             buffered = job_id in self._buffer
-            if not overflow and not buffered:
+            if reserved and not buffered:
                 self._buffer.unreserve()
             if job_id in self._ledger and self._state is not PoolState.STOPPED:
                 if not buffered:
@@ -378,14 +417,14 @@ class WorkerPool:
             self._ledger.withdraw(job_id)
         self._cancel_quietly(job_id)
 
-    def _abandon_submit(self, job_id: str, overflow: bool) -> None:
+    def _abandon_submit(self, job_id: str, reserved: bool) -> None:
         """Undo an accept whose save raised; the job may have been written after all."""
         with self._lock:
             self._submitting.pop(job_id, None)
             self._withdrawn.discard(job_id)
             self._ledger.withdraw(job_id)
             self._job_backoff.pop(job_id, None)
-            if not overflow:
+            if reserved:
                 self._buffer.unreserve()
         self._cancel_quietly(job_id)
 
@@ -463,6 +502,7 @@ class WorkerPool:
             interrupted = (
                 in_bookkeeping
                 or me in self._submitting.values()
+                or me in self._waiting_for_room.values()
                 or getattr(self._local, "reading", False)
             )
             # Its submit is taken back (it raises QueueClosed when it goes on).
@@ -587,7 +627,9 @@ class WorkerPool:
             QueueStateError: called from the job's own handler.
         """
         timeout = check_timeout(timeout)
-        if getattr(self._local, "job_id", None) == job_id:
+        with self._lock:
+            own_job = self._active.get(job_id) == get_ident()
+        if own_job:
             raise QueueStateError(
                 f"wait() for job {job_id} from its own handler would wait for ever"
             )
@@ -667,8 +709,8 @@ class WorkerPool:
 
     def _worker(self) -> None:
         """Each worker thread's loop: record the job just run, take the next id, run it."""
-        local = self._local
-        local.worker = True
+        self._local.worker = True
+        me = get_ident()
         wake = threading.Lock()
         wake.acquire()  # held from now on: acquiring it again parks this thread
         lock = self._lock
@@ -681,7 +723,7 @@ class WorkerPool:
             lock.acquire()
             try:
                 if job_id is not None:
-                    self._active.discard(job_id)
+                    del self._active[job_id]
                     if outcome.status is _PENDING and self._cancelled.is_set():
                         # A retry while a stop cancels: cancel it instead, off the lock.
                         self._cancelling.add(job_id)
@@ -695,7 +737,7 @@ class WorkerPool:
                 job_id = self._buffer.take(wake)
                 if job_id is None:  # stopped, and the buffer is empty
                     return
-                self._active.add(job_id)
+                self._active[job_id] = me
                 backoff = (
                     self._job_backoff.get(job_id)
                     or self._type_backoff.get(self._ledger.job_type(job_id))
@@ -703,9 +745,7 @@ class WorkerPool:
                 )
             finally:
                 lock.release()
-            local.job_id = job_id
             outcome = self.processor.claim_and_run(job_id, self.registry, self._cancelled, backoff)
-            local.job_id = None
 
     def _after_run(self, job_id: str, outcome: RunOutcome) -> None:
         """Record a run's outcome: final, scheduled for retry, or given up. Holds _lock."""

@@ -22,6 +22,7 @@ __all__ = ["JobProcessor", "RunOutcome", "retry_transient"]
 log = logging.getLogger("goqueue")
 
 # Read on every job: a module global is cheaper to read than a class attribute.
+_PENDING = JobStatus.PENDING
 _PROCESSING = JobStatus.PROCESSING
 _FAILED = JobStatus.FAILED
 
@@ -132,7 +133,10 @@ class JobProcessor:
             cancelled, backoff: as for ``process_job``.
         """
         try:
-            job = retry_transient(self.storage.claim_job, job_id)
+            try:
+                job = self.storage.claim_job(job_id)
+            except StorageBusy:  # seldom: then try again, with a backoff
+                job = retry_transient(self.storage.claim_job, job_id)
         except JobCorrupted as exc:
             log.error("job %s cannot be read back and is failed: %s", job_id, exc)
             return RunOutcome(JobStatus.FAILED)
@@ -158,13 +162,18 @@ class JobProcessor:
         try:
             # Ownership transfer: the storage may keep this very object, so from here
             # on this thread does not touch it (it only read the status above).
-            retry_transient(self.storage.hand_over_job, job)
+            try:
+                self.storage.hand_over_job(job)
+            except StorageBusy:
+                retry_transient(self.storage.hand_over_job, job)
         except BaseException:
             log.error(
                 "job %s ran, but its outcome (%s) could not be saved", job_id, status, exc_info=True
             )
             return RunOutcome(status, delay, stored=False)
-        return RunOutcome(status, delay)
+        if status is _PENDING:
+            return RunOutcome(status, delay)
+        return _FINAL_OUTCOMES[status]  # one of three values: no tuple built per job
 
 
 class RunOutcome(NamedTuple):
@@ -185,6 +194,10 @@ class RunOutcome(NamedTuple):
 
 
 _NOT_RUN = RunOutcome(None)
+_FINAL_OUTCOMES = {
+    status: RunOutcome(status)
+    for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+}
 
 #: The waits between tries of a storage call that keeps failing with ``StorageBusy``:
 #: about 2.5 s in all, then the error is raised.

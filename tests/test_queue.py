@@ -334,10 +334,10 @@ def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
     submitter = threading.Thread(target=lambda: late.append(queue.submit_job("email")))
     submitter.start()
     try:
-        # blocked waiting for room, and nothing of its job stored yet
+        # saved, now blocked waiting for room (as a send on a full Go channel)
         wait_until(lambda: queue.statistics().waiting_for_room == 1)
         assert late == []
-        assert len(queue.storage.list_jobs()) == room + 1
+        assert len(queue.storage.list_jobs()) == room + 2
     finally:
         gate.opened.set()
         submitter.join()
