@@ -1,12 +1,14 @@
 """goqueue.lab: the race lab. Break the registry on purpose, measure, then fix it.
 
-The core package (``goqueue``) never imports this one. Plotting and widget code import
-matplotlib and ipywidgets lazily, inside the functions that need them.
+The core package (``goqueue``) never imports this one. The lab is six wings, each a
+subpackage; this front re-exports what the notebooks and the benchmarks use, one group per
+wing (ARCHITECTURE.md draws them and the rules between them). Plotting and widget code
+import matplotlib and ipywidgets lazily, inside the functions that need them.
 """
 
 from __future__ import annotations
 
-# -- registries and the hammer (issue 3) --
+# -- specimens: code to break and fix (registries, locks, queues, the Go shutdown, a counter)
 from goqueue.lab.specimens.counter import (
     ClassicResult,
     SwitchPoints,
@@ -14,39 +16,69 @@ from goqueue.lab.specimens.counter import (
     show_switch_points,
     switch_points,
 )
+from goqueue.lab.specimens.go_shutdown import (
+    GoShutdownStats,
+    GoStopOutcome,
+    dropped_jobs,
+    go_shutdown_trials,
+    go_stop_once,
+    plot_dropped,
+)
+from goqueue.lab.specimens.gostyle_queue import GoJob, GoStyleQueue
+from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock
 from goqueue.lab.specimens.registries import (
     LockedRegistry,
     OneLockRegistry,
     RegistryStatistics,
     UnsafeRegistry,
 )
+from goqueue.lab.specimens.scenarios import SCENARIOS
+from goqueue.lab.specimens.sync_queue import SyncQueue
+
+# isort: split
+# -- stress: hammer a registry from many threads, grade what each trial saw
 from goqueue.lab.stress.hammer import HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
-from goqueue.lab.widgets.race_panel import RacePanel, race_panel
 
 # isort: split
-# -- throughput and lock measurements (issue 3) --
-from goqueue.lab.measure.locks import Crossover, LockComparison, LockRow, compare_locks
-from goqueue.lab.measure.starvation import ReaderPreferringRWLock, StarvationResult, starvation_demo
-from goqueue.lab.measure.throughput import ThroughputResult, ThroughputRow, measure_throughput
-
-# isort: split
-# -- deterministic exploration and the race detector (issue 6) --
+# -- interleavings: every schedule of a few threads, replayed step by step; the race detector
 from goqueue.lab.interleavings.detector import Race, RaceDetector, race_detector
-from goqueue.lab.interleavings.explore import ExploreResult, explore, replay
+from goqueue.lab.interleavings.explore import (
+    ExploreResult,
+    explore,
+    explore_scenario,
+    replay,
+    replay_scenario,
+)
 from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
 from goqueue.lab.interleavings.model import Execution, Scenario, Step
 from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, SharedRWLock
 from goqueue.lab.interleavings.stepper import Stepper
-from goqueue.lab.specimens.gostyle_queue import GoJob, GoStyleQueue
-from goqueue.lab.specimens.scenarios import SCENARIOS
-from goqueue.lab.widgets.stepper import StepperWidget
 
 # isort: split
-# -- notebook panels and lesson helpers (issue 4) --
+# -- measure: throughput, cores busy, locks, starvation, timing, retries, storage
 from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
+from goqueue.lab.measure.crash import CrashResult, kill_mid_run
 from goqueue.lab.measure.lock_probe import LockProbe, probe_lock
+from goqueue.lab.measure.lock_results import Crossover, LockComparison, LockRow
+from goqueue.lab.measure.locks import compare_locks
+from goqueue.lab.measure.retries import (
+    AttemptRecord,
+    herd_schedule,
+    peak_load,
+    plot_attempts,
+    plot_herd,
+    record_attempts,
+)
 from goqueue.lab.measure.speedups import best_of, plot_speedups, speedups
+from goqueue.lab.measure.starvation import StarvationResult, starvation_demo
+from goqueue.lab.measure.storage import cross_thread_error, locked_errors, storage_locked_errors
+from goqueue.lab.measure.throughput import (
+    ThroughputResult,
+    ThroughputRow,
+    measure_storage_throughput,
+    measure_throughput,
+)
 from goqueue.lab.measure.timing import (
     Span,
     SpanRecorder,
@@ -57,32 +89,16 @@ from goqueue.lab.measure.timing import (
     plot_timing,
     time_sleeping_jobs,
 )
-from goqueue.lab.specimens.go_shutdown import (
-    GoShutdownStats,
-    GoStopOutcome,
-    dropped_jobs,
-    go_shutdown_trials,
-    go_stop_once,
-    plot_dropped,
-)
-from goqueue.lab.specimens.sync_queue import SyncQueue
-from goqueue.lab.widgets.diagrams import draw_state_machine, state_machine_edges
-from goqueue.lab.widgets.pool_panel import PoolPanel, pool_panel
-from goqueue.lab.widgets.source import changed_lines, source_of
 
 # isort: split
-# -- retries and persistence (issue 5) --
-from goqueue.lab.measure.crash import CrashResult, kill_mid_run
-from goqueue.lab.measure.retries import (
-    AttemptRecord,
-    herd_schedule,
-    peak_load,
-    plot_attempts,
-    plot_herd,
-    record_attempts,
-)
-from goqueue.lab.measure.storage import cross_thread_error, locked_errors, storage_locked_errors
-from goqueue.lab.measure.throughput import measure_storage_throughput
+# -- widgets: notebook panels, the stepper's buttons, diagrams, source listings
+from goqueue.lab.widgets.diagrams import draw_state_machine, state_machine_edges
+from goqueue.lab.widgets.pool_panel import PoolPanel, pool_panel
+from goqueue.lab.widgets.race_panel import RacePanel, race_panel
+from goqueue.lab.widgets.source import changed_lines, source_of
+from goqueue.lab.widgets.stepper import StepperWidget
+
+# -- cli: ``python -m goqueue.lab race | explore | bench`` (goqueue.lab.cli.main); no names
 
 __all__: list[str] = [
     "SCENARIOS",
@@ -141,6 +157,7 @@ __all__: list[str] = [
     "draw_state_machine",
     "dropped_jobs",
     "explore",
+    "explore_scenario",
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
@@ -165,6 +182,7 @@ __all__: list[str] = [
     "race_panel",
     "record_attempts",
     "replay",
+    "replay_scenario",
     "show_switch_points",
     "source_of",
     "speedups",

@@ -27,6 +27,7 @@ def test_an_unknown_part_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "invalid choice: 'gpus'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a few seconds: every benchmark, on a small grid
 def test_a_quick_run_prints_every_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert benchmarks.run(parse("--quick")) == 0
     out, err = capsys.readouterr()

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from support import FAILURE_BOUND, run_all
 
 from goqueue import Registry
 from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
@@ -27,7 +28,7 @@ def run_together(*targets: Callable[[], None]) -> None:
 
     def wrap(target: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=FAILURE_BOUND)
             target()
 
         return run
@@ -35,12 +36,7 @@ def run_together(*targets: Callable[[], None]) -> None:
     threads = [
         threading.Thread(target=wrap(t), name=f"worker-{i}") for i, t in enumerate(targets, 1)
     ]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join(timeout=30)
+    run_all(threads, barrier=barrier)
 
 
 def unsafe_registry() -> UnsafeRegistry:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from support import FAILURE_BOUND, run_all
 
 from goqueue import Registry
 from goqueue.errors import UnknownJobType
@@ -192,19 +193,14 @@ def test_shared_objects_work_across_real_threads() -> None:
     barrier = threading.Barrier(4)
 
     def work(name: str) -> None:
-        barrier.wait(timeout=10)
+        barrier.wait(timeout=FAILURE_BOUND)
         for _ in range(500):
             with lock:
                 counts[name] = counts.get(name, 0) + 1
                 counts["all"] = counts.get("all", 0) + 1
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join(timeout=30)
+    run_all(threads, barrier=barrier)
     assert counts["all"] == 2000
     assert all(counts[f"w{i}"] == 500 for i in range(4))
 

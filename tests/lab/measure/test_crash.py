@@ -9,6 +9,7 @@ import pytest
 from goqueue.lab.measure.crash import kill_mid_run
 
 
+@pytest.mark.slow  # two processes, and the killed one's leases must run out
 def test_kill_mid_run_loses_nothing_and_reruns_only_interrupted_jobs() -> None:
     result = kill_mid_run(jobs=120, workers=3, work_seconds=0.01, kill_after=8)
     assert (result.jobs, result.completed, result.lost) == (120, 120, 0)

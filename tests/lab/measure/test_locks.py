@@ -7,11 +7,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from support import FAILURE_BOUND, run_all
 
 from goqueue.lab import Crossover, LockComparison, LockRow, compare_locks
 from goqueue.lab.measure.locks import registry_ops
-
-FAILURE_BOUND = 10.0  # seconds; only ever reached when the code under test is broken
 
 
 def test_no_lock_on_a_read_only_workload_does_only_reads() -> None:
@@ -80,12 +79,7 @@ def together(get: Callable[[str], object], threads: int) -> list[BaseException]:
             errors.append(exc)
 
     workers = [threading.Thread(target=read) for _ in range(threads)]
-    try:
-        for worker in workers:
-            worker.start()
-    finally:
-        for worker in workers:
-            worker.join()
+    run_all(workers, barrier=barrier)
     return errors
 
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
 
 import pytest
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, run_in_thread, wait_until
 
 from goqueue import RWLock
 from goqueue.lab import ReaderPreferringRWLock, StarvationResult, starvation_demo
-
-
-def run_in_thread(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
 
 
 def readers_overlap(result: StarvationResult) -> bool:

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from support import FAILURE_BOUND, run_all
 
 from goqueue import JobContext, Queue
 from goqueue.lab import (
@@ -84,7 +85,7 @@ def test_the_recorder_keeps_one_span_per_call_from_every_thread() -> None:
     barrier = threading.Barrier(4)
 
     def handler(ctx: JobContext, payload: dict[str, Any]) -> None:
-        barrier.wait(timeout=5)  # all four calls are in the handler at once
+        barrier.wait(timeout=FAILURE_BOUND)  # all four calls are in the handler at once
         if payload["fail"]:
             raise ValueError("boom")
 
@@ -98,12 +99,7 @@ def test_the_recorder_keeps_one_span_per_call_from_every_thread() -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=call, args=(n,), name=f"t{n}") for n in range(4)]
-    try:
-        for t in threads:
-            t.start()
-    finally:
-        for t in threads:
-            t.join(timeout=10)
+    run_all(threads, barrier=barrier)
     spans = recorder.spans
     assert sorted((s.job_id, s.thread) for s in spans) == [(f"job-{n}", f"t{n}") for n in range(4)]
     assert len(errors) == 1  # the failing call is recorded and still raises

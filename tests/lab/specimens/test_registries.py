@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import FAILURE_BOUND, run_all
 
 from goqueue import UnknownJobType
 from goqueue.lab import Grade, changed_lines, hammer
@@ -18,7 +19,6 @@ from goqueue.lab.specimens.registries import (
     UnsafeRegistry,
 )
 
-FAILURE_BOUND = 10.0  # seconds; only reached when the code under test is broken
 REGISTRIES = [UnsafeRegistry, LockedRegistry]
 
 
@@ -94,12 +94,7 @@ def test_locked_registry_is_exact_under_concurrent_calls() -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(threads_n)]
-    try:
-        for t in threads:
-            t.start()
-    finally:
-        for t in threads:
-            t.join(FAILURE_BOUND)
+    run_all(threads, barrier=barrier)
     assert errors == []
     stats = registry.statistics()
     assert stats.registrations == threads_n * types_n
@@ -144,13 +139,7 @@ class _Interleaving:
             threading.Thread(target=first_body, name="first"),
             threading.Thread(target=second_body, name="second"),
         ]
-        try:
-            for t in threads:
-                t.start()
-        finally:
-            for t in threads:
-                t.join(FAILURE_BOUND)
-        assert not any(t.is_alive() for t in threads)
+        run_all(threads)
         return errors
 
 
@@ -285,7 +274,7 @@ def test_one_lock_registry_counts_exactly_from_threads_released_together() -> No
 
     def work() -> None:
         try:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=FAILURE_BOUND)
             for i in range(rounds):
                 job_type = f"job-{i % 50}"  # every thread registers the same 50 types
                 registry.register_handler(job_type, print)
@@ -294,12 +283,7 @@ def test_one_lock_registry_counts_exactly_from_threads_released_together() -> No
             errors.append(exc)
 
     workers = [threading.Thread(target=work) for _ in range(threads)]
-    try:
-        for worker in workers:
-            worker.start()
-    finally:
-        for worker in workers:
-            worker.join(timeout=30)
+    run_all(workers, barrier=barrier)
     assert errors == []
     stats = registry.statistics()
     assert stats.registrations == threads * rounds

@@ -1,0 +1,117 @@
+"""The front, ``goqueue.lab``: the names notebooks and benchmarks import, pinned."""
+
+from __future__ import annotations
+
+import goqueue.lab
+
+
+def test_the_front_is_pinned() -> None:
+    assert sorted(goqueue.lab.__all__) == [
+        "AttemptRecord",
+        "ClassicResult",
+        "CoresBusy",
+        "CoresBusyRow",
+        "CrashResult",
+        "Crossover",
+        "Execution",
+        "ExploreResult",
+        "GoJob",
+        "GoShutdownStats",
+        "GoStopOutcome",
+        "GoStyleQueue",
+        "Grade",
+        "HammerProgress",
+        "LockComparison",
+        "LockProbe",
+        "LockRow",
+        "LockedRegistry",
+        "OneLockRegistry",
+        "OutcomeRow",
+        "Outcomes",
+        "PoolPanel",
+        "Race",
+        "RaceDetector",
+        "RacePanel",
+        "ReaderPreferringRWLock",
+        "RegistryStatistics",
+        "SCENARIOS",
+        "Scenario",
+        "SharedDict",
+        "SharedList",
+        "SharedLock",
+        "SharedQueue",
+        "SharedRWLock",
+        "SharedVars",
+        "Span",
+        "SpanRecorder",
+        "StarvationResult",
+        "Step",
+        "Stepper",
+        "StepperWidget",
+        "SwitchPoints",
+        "SyncQueue",
+        "ThroughputResult",
+        "ThroughputRow",
+        "TimingRow",
+        "TrialResult",
+        "UnsafeRegistry",
+        "best_of",
+        "changed_lines",
+        "compare_locks",
+        "count_in_threads",
+        "cross_thread_error",
+        "draw_state_machine",
+        "dropped_jobs",
+        "explore",
+        "explore_scenario",
+        "format_timing",
+        "go_shutdown_trials",
+        "go_stop_once",
+        "hammer",
+        "herd_schedule",
+        "ideal_seconds",
+        "kill_mid_run",
+        "locked_errors",
+        "measure_cores_busy",
+        "measure_storage_throughput",
+        "measure_throughput",
+        "peak_load",
+        "plot_attempts",
+        "plot_dropped",
+        "plot_herd",
+        "plot_speedups",
+        "plot_timeline",
+        "plot_timing",
+        "pool_panel",
+        "probe_lock",
+        "race_detector",
+        "race_panel",
+        "record_attempts",
+        "replay",
+        "replay_scenario",
+        "show_switch_points",
+        "source_of",
+        "speedups",
+        "starvation_demo",
+        "state_machine_edges",
+        "storage_locked_errors",
+        "switch_points",
+        "time_sleeping_jobs",
+    ]
+
+
+def test_every_front_name_is_importable_and_is_the_wing_object() -> None:
+    namespace: dict[str, object] = {}
+    exec("from goqueue.lab import *", namespace)
+    for name in goqueue.lab.__all__:
+        assert namespace[name] is getattr(goqueue.lab, name)
+        obj = namespace[name]
+        home = getattr(obj, "__module__", None)
+        # Each name comes from the wing module that defines it, not from another re-export.
+        assert home is None or home.split(".")[2] in (
+            "specimens",
+            "stress",
+            "interleavings",
+            "measure",
+            "widgets",
+        ), (name, home)
