@@ -62,6 +62,10 @@ _PENDING = JobStatus.PENDING
 _CANCELLED = JobStatus.CANCELLED
 _NOT_RUN = RunOutcome(None)
 
+#: How long the feeder of a pool on a shared storage waits for news of new jobs before it
+#: looks anyway (seconds); also the most a stop() waits for the feeder to notice.
+FEED_INTERVAL = 0.2
+
 
 def _check_count(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -209,7 +213,10 @@ class WorkerPool:
                 if not self._spawn(self._worker, f"goqueue-worker-{n}"):
                     break
             else:
-                self._spawn(self._scheduler, "goqueue-scheduler", scheduler=True)
+                if self._spawn(self._scheduler, "goqueue-scheduler", scheduler=True) and (
+                    self.storage.shared
+                ):
+                    self._spawn(self._feeder, "goqueue-feeder")
         except BaseException:
             self._start_done.set()
             log.error("worker pool failed to start its threads; stopping it", exc_info=True)
@@ -231,17 +238,29 @@ class WorkerPool:
                 self._scheduler_thread = thread
             return self._state is _RUNNING
 
-    def _take_on(self, backlog: Iterable[PendingJob]) -> None:
+    def _take_on(self, backlog: Iterable[PendingJob], limit: int | None = None) -> bool:
+        """Accept pending jobs found in the storage (at most *limit* new ones).
+
+        Returns:
+            True if the limit left new jobs of *backlog* behind.
+        """
         now = datetime.now(timezone.utc)
         with self._lock:
             if self._state is not _RUNNING:
-                return  # stopped while starting: the jobs stay pending in the storage
+                return False  # stopped while starting: the jobs stay pending in the storage
             for entry in backlog:
+                if entry.id in self._ledger:
+                    continue
+                if limit is not None and limit <= 0:
+                    return True
                 if not self._ledger.accept(entry.id, entry.type):
                     continue  # already accepted
                 due = entry.next_attempt_at  # None: due now
                 delay = 0.0 if due is None else max(0.0, (due - now).total_seconds())
                 self._retries.add(entry.id, delay)
+                if limit is not None:
+                    limit -= 1
+        return False
 
     def submit(
         self,
@@ -772,6 +791,32 @@ class WorkerPool:
                     self._buffer.put(job_id, self._ledger.__contains__)
                 except Exception:  # never let one bad entry end every later retry
                     log.error("the retry scheduler failed; it goes on", exc_info=True)
+
+    def _feeder(self) -> None:
+        """On a shared storage: take on jobs other processes saved, as room allows.
+
+        Waits for news of new jobs (``JobStorage.wait_for_jobs``: a NOTIFY, or a poll),
+        then takes on pending ids it does not have yet, no more than it can soon run (the
+        buffer and one per worker), so that several hosts share a backlog instead of
+        each taking all of it. Claims decide who runs what: a job another host claimed
+        first is not run here (``claim_job`` returns None).
+        """
+        left_behind = False  # the last look found more than there was room for
+        while self._state is _RUNNING:
+            try:
+                if left_behind:  # wait for room rather than for news
+                    with self._lock:
+                        self._ledger.wait_for_a_finish(FEED_INTERVAL)
+                else:
+                    self.storage.wait_for_jobs(FEED_INTERVAL)
+                if self._state is not _RUNNING:
+                    return
+                with self._lock:
+                    room = self.buffer_size + self.worker_count - len(self._ledger)
+                left_behind = room <= 0 or self._take_on(self.storage.list_pending(), room)
+            except Exception:
+                log.error("the feeder could not read the storage; it tries again", exc_info=True)
+                time.sleep(FEED_INTERVAL)
 
     def _finish(self, job_id: str, status: JobStatus | None) -> bool:
         """Count *job_id* as final (once), under *status*. Caller holds _lock."""

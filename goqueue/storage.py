@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -40,7 +41,16 @@ class PendingJob(NamedTuple):
 
 
 class JobStorage(abc.ABC):
-    """The interface every storage implements. All methods are thread-safe."""
+    """The interface every storage implements. All methods are thread-safe.
+
+    Attributes:
+        shared: True for a storage that other processes add jobs to (a database many
+            hosts share). A worker pool on a shared storage runs a *feeder* thread that
+            waits for new jobs (``wait_for_jobs``) and takes them on (``list_pending``);
+            on a private storage every job comes through the pool's own ``submit``.
+    """
+
+    shared: bool = False
 
     @abc.abstractmethod
     def save_job(self, job: Job) -> None:
@@ -98,6 +108,15 @@ class JobStorage(abc.ABC):
         return [
             PendingJob(job.id, job.type, job.next_attempt_at) for job in self.list_jobs(_PENDING)
         ]
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Block until new pending jobs may exist, or *timeout* seconds pass.
+
+        For the feeder of a pool on a ``shared`` storage. A storage that can be told of
+        new jobs (PostgreSQL's ``LISTEN``) returns as soon as one is saved anywhere; the
+        default just waits *timeout* seconds (polling).
+        """
+        time.sleep(timeout)
 
     @abc.abstractmethod
     def clear(self) -> None:

@@ -1,0 +1,79 @@
+"""The feeder: a pool on a shared storage runs jobs that other processes saved."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from support import FAILURE_BOUND, wait_until
+
+from goqueue import Job, JobContext, JobStatus, MemoryStorage, PoolState, Queue
+
+
+class SharedMemory(MemoryStorage):
+    """A MemoryStorage that says other processes add jobs to it (two pools stand in)."""
+
+    shared = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved = threading.Event()
+
+    def save_job(self, job: Job) -> None:
+        super().save_job(job)
+        self.saved.set()
+
+    def wait_for_jobs(self, timeout: float) -> None:  # a NOTIFY, in miniature
+        self.saved.wait(timeout)
+        self.saved.clear()
+
+
+def test_a_job_saved_by_another_process_is_run() -> None:
+    storage = SharedMemory()
+    with Queue(workers=2, storage=storage) as queue:
+        queue.register_handler("email", lambda ctx, payload: None)
+        outsider = Job(type="email")
+        storage.save_job(outsider)  # as another host would
+        wait_until(lambda: storage.get_job(outsider.id).status is JobStatus.COMPLETED)  # type: ignore[union-attr]
+
+
+def test_two_pools_on_one_storage_run_each_job_once() -> None:
+    storage = SharedMemory()
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def record(ctx: JobContext, payload: dict[str, Any]) -> None:
+        with lock:
+            runs[ctx.job_id] += 1
+
+    queues = [Queue(workers=2, storage=storage) for _ in range(2)]
+    for queue in queues:
+        queue.register_handler("email", record)
+        queue.start()
+    jobs = [Job(type="email") for _ in range(300)]
+    barrier = threading.Barrier(2)
+
+    def save(half: list[Job]) -> None:
+        barrier.wait()
+        for job in half:
+            storage.save_job(job)
+
+    savers = [threading.Thread(target=save, args=(jobs[n::2],)) for n in range(2)]
+    for thread in savers:
+        thread.start()
+    for thread in savers:
+        thread.join(FAILURE_BOUND)
+    wait_until(lambda: len(storage.list_jobs(JobStatus.COMPLETED)) == len(jobs))
+    for queue in queues:
+        assert queue.stop().drained
+        assert queue.statistics().state is PoolState.STOPPED
+    assert runs == Counter({job.id: 1 for job in jobs})
+    # Each pool counts what it ran; together, every job once.
+    assert sum(queue.statistics().completed for queue in queues) == len(jobs)
+
+
+def test_a_private_storage_has_no_feeder() -> None:
+    with Queue(workers=1) as queue:
+        names = {thread.name for thread in queue.pool._threads}
+    assert "goqueue-feeder" not in names
