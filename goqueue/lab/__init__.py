@@ -59,7 +59,7 @@ from goqueue.lab.interleavings.stepper import Stepper
 # -- measure: throughput, cores busy, locks, starvation, timing, retries, storage
 from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.measure.crash import CrashResult, kill_mid_run
-from goqueue.lab.measure.lock_probe import LockProbe, probe_lock
+from goqueue.lab.measure.lock_probe import LockProbe, probe_behind_waiting_writer, probe_lock
 from goqueue.lab.measure.lock_results import Crossover, LockComparison, LockRow
 from goqueue.lab.measure.locks import compare_locks
 from goqueue.lab.measure.retries import (
@@ -177,6 +177,7 @@ __all__: list[str] = [
     "plot_timeline",
     "plot_timing",
     "pool_panel",
+    "probe_behind_waiting_writer",
     "probe_lock",
     "race_detector",
     "race_panel",

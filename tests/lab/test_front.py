@@ -83,6 +83,7 @@ def test_the_front_is_pinned() -> None:
         "plot_timeline",
         "plot_timing",
         "pool_panel",
+        "probe_behind_waiting_writer",
         "probe_lock",
         "race_detector",
         "race_panel",

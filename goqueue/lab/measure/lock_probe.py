@@ -9,10 +9,11 @@ reader-preferring lock lets them in) by behaviour, not by reading the lock's sou
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["PROBE_TIMEOUT", "LockProbe", "probe_lock"]
+__all__ = ["PROBE_TIMEOUT", "LockProbe", "probe_behind_waiting_writer", "probe_lock"]
 
 #: The failure bound (seconds) on joining the probe thread; a probe never waits for a lock.
 PROBE_TIMEOUT = 5.0
@@ -114,3 +115,66 @@ def probe_lock(lock: Any) -> LockProbe:
     if errors:
         raise errors[0]
     return LockProbe(reader_gets_in=answers[0], writer_gets_in=answers[1])
+
+
+def probe_behind_waiting_writer(lock: Any) -> LockProbe:
+    """Probe a readers-writer lock while one reader is inside and a writer waits for it.
+
+    The moment that shows a fairness policy: a writer-preferring lock (``goqueue.RWLock``)
+    keeps the new reader out so the writer goes next; a reader-preferring one lets it in,
+    and a stream of such readers can keep the writer out for ever. A reader thread takes
+    the read lock, a writer thread asks for the write lock, and once the lock's
+    ``statistics()`` counts the writer as waiting, ``probe_lock`` asks. Then the reader
+    leaves, the writer gets in and out, and both threads are joined: the lock is left free.
+
+    Args:
+        lock: a lock with ``read_lock()``, ``acquire_write``, ``release_write`` and
+            ``statistics()`` (``goqueue.RWLock``, ``ReaderPreferringRWLock``).
+
+    Returns:
+        A ``LockProbe``: could a new reader, and another writer, enter at that moment.
+
+    Raises:
+        TypeError: *lock* has no ``statistics()`` (a plain ``threading.Lock``, say).
+        TimeoutError: the writer was not seen waiting, or the threads did not finish,
+            within ``PROBE_TIMEOUT`` seconds.
+
+    >>> from goqueue import RWLock
+    >>> print(probe_behind_waiting_writer(RWLock()))
+    a new reader must wait, a writer must wait
+    """
+    if not hasattr(lock, "statistics"):
+        raise TypeError(f"lock must have statistics(), like goqueue.RWLock; got {lock!r}")
+    inside, leave = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        with lock.read_lock():
+            inside.set()
+            leave.wait(PROBE_TIMEOUT)
+
+    def writer() -> None:
+        if lock.acquire_write(PROBE_TIMEOUT):
+            lock.release_write()
+
+    threads = [
+        threading.Thread(target=reader, name="probe-reader", daemon=True),
+        threading.Thread(target=writer, name="probe-writer", daemon=True),
+    ]
+    try:
+        threads[0].start()
+        if not inside.wait(PROBE_TIMEOUT):
+            raise TimeoutError(f"the reader did not get in within {PROBE_TIMEOUT} s")
+        threads[1].start()
+        deadline = time.monotonic() + PROBE_TIMEOUT
+        while lock.statistics().waiting_writers == 0:  # a state to reach, not an order
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the writer was not waiting within {PROBE_TIMEOUT} s")
+            time.sleep(0)
+        return probe_lock(lock)
+    finally:
+        leave.set()
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(PROBE_TIMEOUT)
+        if any(thread.is_alive() for thread in threads):
+            raise TimeoutError(f"the probe's threads did not finish within {PROBE_TIMEOUT} s")

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from goqueue.rwlock import RWLockStatistics
+
 __all__ = ["ReadWriteLock", "ReaderPreferringRWLock"]
 
 
@@ -53,7 +55,8 @@ class ReaderPreferringRWLock:
         # Invariants: writer is None or readers == {}; every count in readers is >= 1.
         self._readers: dict[int, int] = {}  # thread id -> read locks it holds
         self._writer: int | None = None  # thread id of the writer inside, if any
-        self._waiting_writers = 0
+        self._waiting_readers = 0  # threads in acquire_read's wait loop
+        self._waiting_writers = 0  # threads in acquire_write
         # Notified when the writer leaves: readers may enter.
         self._no_writer = threading.Condition(self._lock)
         # Notified when the lock becomes free (no reader, no writer): a writer may enter.
@@ -64,6 +67,16 @@ class ReaderPreferringRWLock:
             readers = sum(self._readers.values())
             state = "write-locked" if self._writer is not None else f"readers={readers}"
             return f"<ReaderPreferringRWLock {state} waiting_writers={self._waiting_writers}>"
+
+    def statistics(self) -> RWLockStatistics:
+        """Who holds the lock and who waits for it, as ``goqueue.RWLock.statistics()``."""
+        with self._lock:
+            return RWLockStatistics(
+                read_locks=sum(self._readers.values()),
+                write_locked=self._writer is not None,
+                waiting_readers=self._waiting_readers,
+                waiting_writers=self._waiting_writers,
+            )
 
     def acquire_read(self, timeout: float | None = None) -> bool:
         """Take a read lock unless a writer is inside; wait at most *timeout* seconds.
@@ -82,11 +95,15 @@ class ReaderPreferringRWLock:
             if me in self._readers:
                 self._readers[me] += 1
                 return True
-            while self._writer is not None:  # waiting writers do not matter: the policy
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._no_writer.wait(remaining)
+            self._waiting_readers += 1
+            try:
+                while self._writer is not None:  # waiting writers do not matter: the policy
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._no_writer.wait(remaining)
+            finally:
+                self._waiting_readers -= 1
             self._readers[me] = 1
             return True
 
