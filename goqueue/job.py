@@ -193,7 +193,7 @@ def error_text(err: BaseException | str) -> str:
     4000
     """
     try:
-        text = err if type(err) is str else _describe(err)
+        text = str.__str__(err) if isinstance(err, str) else _describe(err)
     except Exception:  # e.g. a metaclass whose __name__ raises: give up on the text
         text = f"<{object.__repr__(err)}: no text>"
     whole = len(text)
