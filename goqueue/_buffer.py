@@ -15,7 +15,7 @@ Two things differ from ``queue.Queue``, both for the worker pool:
   nothing, and one that has stored its job never waits again.
 
 >>> import threading
->>> lock = threading.Lock()
+>>> lock = threading.RLock()
 >>> buffer = JobBuffer(lock, capacity=2)
 >>> with lock:
 ...     buffer.offer("a"), buffer.offer("b"), buffer.offer("c")
@@ -48,9 +48,10 @@ class JobBuffer:
             wake-up (a thread switch) per half buffer instead of one per job.
     """
 
-    def __init__(self, lock: threading.Lock | threading.RLock, capacity: int) -> None:
+    def __init__(self, lock: threading.RLock, capacity: int) -> None:
         self.capacity = capacity
         self._lock = lock
+        self._held = lock._is_owned  # type: ignore[attr-defined]  # asserts: lock held
         self._low_water = capacity // 2
         # All fields below are guarded by *lock*.
         # Invariant: len(_ids) + _reserved <= capacity.
@@ -86,6 +87,7 @@ class JobBuffer:
 
     def offer(self, job_id: str) -> bool:
         """Append *job_id* if there is room; False (and nothing appended) if full."""
+        assert self._held(), "called without the owner's lock"
         if len(self._ids) + self._reserved >= self.capacity:
             return False
         self._ids.append(job_id)
@@ -95,6 +97,7 @@ class JobBuffer:
 
     def reserve(self) -> bool:
         """Hold a slot for a later ``fill``, if there is room now; False if full."""
+        assert self._held(), "called without the owner's lock"
         if len(self._ids) + self._reserved >= self.capacity:
             return False
         self._reserved += 1
@@ -109,6 +112,7 @@ class JobBuffer:
         Returns:
             True with a slot reserved; False after the timeout, or once not wanted.
         """
+        assert self._held(), "called without the owner's lock"
         deadline = None if timeout is None else time.monotonic() + timeout
         self._put_waiters += 1
         try:
@@ -128,6 +132,7 @@ class JobBuffer:
 
     def fill(self, job_id: str) -> None:
         """Put *job_id* in a slot reserved before, and wake an idle worker for it."""
+        assert self._held(), "called without the owner's lock"
         assert self._reserved > 0, "fill() without a reserved slot"
         self._reserved -= 1
         self._ids.append(job_id)
@@ -136,6 +141,7 @@ class JobBuffer:
 
     def unreserve(self) -> None:
         """Give back a reserved slot that will not be filled."""
+        assert self._held(), "called without the owner's lock"
         assert self._reserved > 0, "unreserve() without a reserved slot"
         self._reserved -= 1
         if self._put_waiters:
@@ -147,6 +153,7 @@ class JobBuffer:
         Gives up without appending once ``wanted(job_id)`` is False: the job was cancelled
         while waiting (see ``release_put_waiters``), and no worker needs to see it.
         """
+        assert self._held(), "called without the owner's lock"
         self._put_waiters += 1
         try:
             while wanted(job_id):
@@ -158,6 +165,7 @@ class JobBuffer:
 
     def release_put_waiters(self) -> None:
         """Wake every thread waiting in ``put``, to check again whether it is still wanted."""
+        assert self._held(), "called without the owner's lock"
         if self._put_waiters:
             self._not_full.notify_all()
 
@@ -175,6 +183,7 @@ class JobBuffer:
         one per id matters for short jobs: a worker woken for nothing still has to wait
         for the GIL, and every such hand-off costs a thread switch.
         """
+        assert self._held(), "called without the owner's lock"
         ids = self._ids
         while not ids:
             if self._closed:
@@ -195,6 +204,7 @@ class JobBuffer:
 
     def close(self) -> None:
         """Let idle workers return from ``take`` once the buffer is empty; wake them all."""
+        assert self._held(), "called without the owner's lock"
         self._closed = True
         while self._parked:
             self._wake_one()

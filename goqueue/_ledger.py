@@ -11,7 +11,7 @@ pool's): every method must be called with that lock held, and the ones that wait
 it meanwhile, as ``threading.Condition.wait`` does.
 
 >>> import threading
->>> lock = threading.Lock()
+>>> lock = threading.RLock()
 >>> ledger = JobLedger(lock)
 >>> with lock:
 ...     ledger.accept("a", "email"), ledger.accept("a", "email"), "a" in ledger
@@ -39,8 +39,9 @@ class JobLedger:
         lock: the owner's lock (the worker pool's).
     """
 
-    def __init__(self, lock: threading.Lock | threading.RLock) -> None:
+    def __init__(self, lock: threading.RLock) -> None:
         # All fields below are guarded by *lock*.
+        self._held = lock._is_owned  # type: ignore[attr-defined]  # asserts: lock held
         # Invariant: every id in _unfinished was accepted and has not been finished.
         self._unfinished: dict[str, str] = {}  # job id -> job type (to pick its backoff)
         self.submitted = 0  # jobs accepted, including jobs recovered from a storage
@@ -62,6 +63,7 @@ class JobLedger:
 
     def ids(self) -> list[str]:
         """The unfinished job ids, oldest first (a list: the ledger may change after)."""
+        assert self._held(), "called without the owner's lock"
         return list(self._unfinished)
 
     def job_type(self, job_id: str) -> str:
@@ -70,6 +72,7 @@ class JobLedger:
 
     def accept(self, job_id: str, job_type: str) -> bool:
         """Enter a job the pool has accepted; False (and no change) if it is already in."""
+        assert self._held(), "called without the owner's lock"
         if job_id in self._unfinished:
             return False
         self._unfinished[job_id] = job_type
@@ -86,6 +89,7 @@ class JobLedger:
             True, or False if the job was not in the ledger (finished before, or never
             accepted): a job is finished once.
         """
+        assert self._held(), "called without the owner's lock"
         if self._unfinished.pop(job_id, None) is None:
             return False
         if status is not None:
@@ -102,6 +106,7 @@ class JobLedger:
         For a submit that fails after the job was entered (its save raised, or the queue
         stopped under it): ``submitted`` goes down again. False if it was not in.
         """
+        assert self._held(), "called without the owner's lock"
         if self._unfinished.pop(job_id, None) is None:
             return False
         self.submitted -= 1
@@ -113,6 +118,7 @@ class JobLedger:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job is unfinished; False if some still are after *timeout* s."""
+        assert self._held(), "called without the owner's lock"
         self._idle_waiters += 1
         try:
             return self._idle.wait_for(lambda: not self._unfinished, timeout)
@@ -125,6 +131,7 @@ class JobLedger:
         One wait, not a loop: the caller checks what it is waiting for and calls again
         (see ``WorkerPool.wait``, which waits for one job among many).
         """
+        assert self._held(), "called without the owner's lock"
         self._finish_waiters += 1
         try:
             self._job_finished.wait(timeout)

@@ -7,7 +7,7 @@ keeps it here instead: a heap of ``(due time, job id)`` that one scheduler threa
 moving each id back into the buffer when its time comes (``WorkerPool._scheduler``).
 
 >>> import threading
->>> lock = threading.Lock()
+>>> lock = threading.RLock()
 >>> schedule = RetrySchedule(lock)
 >>> with lock:
 ...     schedule.add("late", 0.02)
@@ -36,8 +36,9 @@ class RetrySchedule:
         lock: the owner's lock; ``next_due`` waits on a condition of it.
     """
 
-    def __init__(self, lock: threading.Lock | threading.RLock) -> None:
+    def __init__(self, lock: threading.RLock) -> None:
         # All fields are guarded by *lock*.
+        self._held = lock._is_owned  # type: ignore[attr-defined]  # asserts: lock held
         self._heap: list[tuple[float, int, str]] = []  # (due, sequence, job id)
         self._sequence = 0  # tie-breaker: ids due at the same moment come out in order
         self._closed = False
@@ -53,6 +54,7 @@ class RetrySchedule:
         Raises:
             ValueError: *delay* is not a number (NaN); the schedule is unchanged.
         """
+        assert self._held(), "called without the owner's lock"
         if delay != delay:
             raise ValueError(f"delay of job {job_id} must be a number, got nan")
         self._sequence += 1
@@ -62,12 +64,14 @@ class RetrySchedule:
 
     def clear(self) -> list[str]:
         """Drop every scheduled id (their jobs are being cancelled); return them."""
+        assert self._held(), "called without the owner's lock"
         ids = [job_id for _, _, job_id in self._heap]
         self._heap.clear()
         return ids
 
     def close(self) -> None:
         """Make ``next_due`` return None from now on, waking it if it waits."""
+        assert self._held(), "called without the owner's lock"
         self._closed = True
         self._changed.notify_all()
 
@@ -76,6 +80,7 @@ class RetrySchedule:
 
         The wait releases the lock, as ``threading.Condition.wait`` does.
         """
+        assert self._held(), "called without the owner's lock"
         while not self._closed:
             if not self._heap:
                 self._changed.wait()

@@ -6,14 +6,14 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   storage (an atomic pending -> processing), so it works on its own copy and never on an
   object the submitter or another worker also holds (``JobProcessor.claim_and_run``).
 * ``stop()`` drains by default: it closes the pool to new jobs, waits until every accepted
-  job is final (retries included; ``goqueue.ledger`` keeps count), and only then tells the
+  job is final (retries included; ``goqueue._ledger`` keeps count), and only then tells the
   workers to exit. The Go original cancelled its context first, so workers chose at random
   between exiting and taking the next buffered job, and buffered jobs were dropped.
 * ``stop(drain=False)`` cancels every job that has not started and sets ``ctx.cancelled``
   for the running ones. Either way, once ``stop()`` returns no job is pending or processing
   in the storage, unless the storage failed: such jobs are named in the report.
 * A failed job with attempts left is not put back at once and not slept on: a scheduler
-  thread keeps it in a ``RetrySchedule`` (``goqueue.schedule``) until its backoff is over,
+  thread keeps it in a ``RetrySchedule`` (``goqueue._schedule``) until its backoff is over,
   then puts it in the buffer.
 
 **Faults.** The pool's lock guards only in-memory bookkeeping: no storage call and no
@@ -41,15 +41,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from threading import get_ident
 
+from ._buffer import JobBuffer
+from ._ledger import JobLedger
+from ._schedule import RetrySchedule
 from .backoff import BackoffPolicy, Quadratic
-from .buffer import JobBuffer
 from .errors import JobNotFound, QueueClosed, QueueFull, QueueStateError, StorageError
 from .job import Job, JobStatus
-from .ledger import JobLedger
 from .processor import JobProcessor, RunOutcome, retry_transient
 from .registry import Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
-from .schedule import RetrySchedule
 from .storage import JobStorage, PendingJob
 
 __all__ = ["PoolState", "QueueStatistics", "ShutdownReport", "WorkerPool"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
 from support import FAILURE_BOUND, started_under
 
-from goqueue.buffer import JobBuffer
+from goqueue._buffer import JobBuffer
 
 
 def wake_lock() -> threading.Lock:
@@ -18,7 +19,7 @@ def wake_lock() -> threading.Lock:
 
 
 def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     buffer = JobBuffer(lock, capacity=3)
     wake = wake_lock()
     with lock:
@@ -28,7 +29,7 @@ def test_ids_come_out_first_in_first_out_and_offer_refuses_when_full() -> None:
 
 
 def test_a_blocked_put_gets_in_once_the_buffer_is_down_to_half() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     buffer = JobBuffer(lock, capacity=4)
     wake = wake_lock()
     with lock:
@@ -45,7 +46,7 @@ def test_a_blocked_put_gets_in_once_the_buffer_is_down_to_half() -> None:
 
 
 def test_a_put_whose_job_is_no_longer_wanted_gives_up_when_released() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     buffer = JobBuffer(lock, capacity=1)
     wanted = {"late"}
     with lock:
@@ -60,7 +61,7 @@ def test_a_put_whose_job_is_no_longer_wanted_gives_up_when_released() -> None:
 
 
 def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     buffer = JobBuffer(lock, capacity=4)
     taken: dict[str, str | None] = {}
 
@@ -83,10 +84,16 @@ def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest(
 
 
 def test_a_closed_buffer_still_hands_out_what_it_holds() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     buffer = JobBuffer(lock, capacity=2)
     wake = wake_lock()
     with lock:
         buffer.offer("a")
         buffer.close()
         assert [buffer.take(wake), buffer.take(wake)] == ["a", None]
+
+
+def test_every_call_checks_that_the_owners_lock_is_held() -> None:
+    buffer = JobBuffer(threading.RLock(), capacity=2)
+    with pytest.raises(AssertionError, match=r"^called without the owner's lock$"):
+        buffer.offer("a")

@@ -6,11 +6,11 @@ import threading
 
 from support import FAILURE_BOUND, started_under
 
-from goqueue.schedule import RetrySchedule
+from goqueue._schedule import RetrySchedule
 
 
 def test_ids_come_out_in_due_order_and_ties_in_the_order_added() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     schedule = RetrySchedule(lock)
     with lock:
         schedule.add("c", 0.03)
@@ -30,7 +30,7 @@ def start_waiter(
 
 
 def test_an_earlier_retry_wakes_a_scheduler_waiting_for_a_later_one() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     schedule = RetrySchedule(lock)
     with lock:
         schedule.add("tomorrow", 86_400.0)
@@ -43,7 +43,7 @@ def test_an_earlier_retry_wakes_a_scheduler_waiting_for_a_later_one() -> None:
 
 
 def test_close_ends_a_wait_on_an_empty_schedule_and_every_later_call() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     schedule = RetrySchedule(lock)
     thread, got = start_waiter(lock, schedule)
     with lock:
@@ -56,7 +56,7 @@ def test_close_ends_a_wait_on_an_empty_schedule_and_every_later_call() -> None:
 
 
 def test_clear_drops_everything_scheduled() -> None:
-    lock = threading.Lock()
+    lock = threading.RLock()
     schedule = RetrySchedule(lock)
     with lock:
         for n in range(5):
