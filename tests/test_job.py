@@ -358,6 +358,22 @@ class StrNotAStr(Exception):
         return 42  # type: ignore[return-value]
 
 
+class NamelessMeta(type):
+    @property
+    def __name__(cls) -> str:  # type: ignore[override]
+        raise RuntimeError("no name either")
+
+
+class Nameless(Exception, metaclass=NamelessMeta):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+class Message(str):
+    def __str__(self) -> str:
+        return "not the message"
+
+
 def assert_storable(text: str) -> None:
     """What every storage needs of an error text: UTF-8, JSON, and not too long."""
     text.encode("utf-8")
@@ -381,6 +397,7 @@ def assert_storable(text: str) -> None:
         (OSError("cannot open \udcff.txt"), "OSError: cannot open \\udcff.txt"),
         ("bad \ud800 text", "bad \\ud800 text"),
         (ValueError("ünïcode 😀 is kept"), "ValueError: ünïcode 😀 is kept"),
+        (Message("no handler"), "no handler"),
     ],
 )
 def test_error_text_is_readable_and_storable_for_any_exception(
@@ -388,6 +405,11 @@ def test_error_text_is_readable_and_storable_for_any_exception(
 ) -> None:
     assert error_text(err) == expected
     assert_storable(error_text(err))
+
+
+def test_error_text_survives_an_exception_without_a_name() -> None:
+    text = error_text(Nameless())
+    assert re.fullmatch(r"<<test_job\.Nameless object at 0x[0-9a-f]+>: no text>", text), text
 
 
 @pytest.mark.parametrize("length", [MAX_ERROR_LENGTH + 1, 10**6])
