@@ -12,7 +12,7 @@ from typing import NamedTuple, TypeVar
 from .backoff import BackoffPolicy, checked_delay
 from .context import JobContext
 from .errors import JobCorrupted, StorageBusy, UnknownJobType
-from .job import Job, JobStatus
+from .job import Job, JobStatus, error_text
 from .payload import copy_payload
 from .registry import Handler, Registry
 from .storage import JobStorage
@@ -66,11 +66,11 @@ class JobProcessor:
             The job, now COMPLETED, FAILED, or PENDING again if it failed with attempts
             left (the caller schedules the retry).
         """
-        self.run(job, handler, cancelled, backoff)
+        self._run(job, handler, cancelled, backoff)
         self.storage.update_job(job)
         return job
 
-    def run(
+    def _run(
         self,
         job: Job,
         handler: Handler,
@@ -79,7 +79,7 @@ class JobProcessor:
     ) -> float:
         """``process_job`` without the final save: the caller saves *job* afterwards.
 
-        The worker pool uses this to hand the job over to the storage
+        ``claim_and_run`` then hands the job over to the storage
         (``JobStorage.hand_over_job``) rather than save a copy. Arguments as for
         ``process_job``; the job is saved here only when it is marked running, and
         when a ``BaseException`` (``KeyboardInterrupt``) stops the handler.
@@ -152,7 +152,7 @@ class JobProcessor:
             except UnknownJobType as exc:
                 job.mark_failed(exc, retry=False)
             else:
-                delay = self.run(job, handler, cancelled, backoff)
+                delay = self._run(job, handler, cancelled, backoff)
         except BaseException:  # the handler raised a BaseException; the job is FAILED
             log.error("worker failed while running job %s", job_id, exc_info=True)
         status = job.status
@@ -236,7 +236,8 @@ def _fail(job: Job, exc: BaseException, backoff: BackoffPolicy | None) -> float:
         )
     except Exception as policy_error:
         job.mark_failed(exc, retry=False)
-        job.error = f"{job.error}; no retry, the backoff policy failed: {_describe(policy_error)}"
+        job.error = error_text(f"{job.error}; no retry, the backoff policy failed: ")
+        job.error += error_text(policy_error)
         return 0.0
     job.mark_failed(exc)
     # From the clock read of mark_failed: one read per state change.
@@ -247,10 +248,3 @@ def _fail(job: Job, exc: BaseException, backoff: BackoffPolicy | None) -> float:
 def _tutorial_backoff(attempts: int) -> float:
     """The tutorial's ``Job.backoff_duration``: ``attempts ** 2`` seconds."""
     return float(attempts**2)
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        return f"{type(exc).__name__}: {exc}"
-    except Exception:
-        return type(exc).__name__

@@ -128,15 +128,27 @@ def test_a_base_exception_fails_the_job_saves_it_and_propagates() -> None:
     assert (after.status, after.attempts, after.error) == (S.FAILED, 1, "KeyboardInterrupt: ")
 
 
-def test_run_does_everything_but_the_final_save() -> None:
+def test_claim_and_run_fails_the_job_when_its_backoff_policy_raises() -> None:
     storage = MemoryStorage()
-    job = Job(type="email", payload={"to": "ada"}, max_retry=2)
+    job = Job(type="email", max_retry=3)
     storage.save_job(job)
-    JobProcessor(storage).run(job, lambda ctx, payload: None)
-    assert (job.status, job.attempts) == (S.COMPLETED, 1)
-    assert stored(storage, job).status is S.PROCESSING  # saved when marked running only
-    storage.hand_over_job(job)
-    assert stored(storage, job).status is S.COMPLETED
+    registry = Registry()
+
+    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise ValueError("boom")
+
+    registry.register_handler("email", boom)
+
+    def broken(attempts: int) -> float:
+        raise ZeroDivisionError("division by zero")
+
+    outcome = JobProcessor(storage).claim_and_run(job.id, registry, threading.Event(), broken)
+    after = stored(storage, job)
+    assert outcome == RunOutcome(S.FAILED)
+    assert (after.status, after.attempts) == (S.FAILED, 1)  # attempts were left: no retry
+    assert after.error == (
+        "ValueError: boom; no retry, the backoff policy failed: ZeroDivisionError: division by zero"
+    )
 
 
 def claim_and_run(storage: MemoryStorage, job: Job, handler: Any = None) -> RunOutcome:
