@@ -225,6 +225,7 @@ class SQLiteStorage(JobStorage):
             conn.execute(f"PRAGMA synchronous = {synchronous}")
         except sqlite3.Error as err:
             conn.close()
+            self._conn = None
             raise _storage_error(path, err) from err
         try:
             with self._transaction() as db:
@@ -233,6 +234,7 @@ class SQLiteStorage(JobStorage):
                     self.recovered = self._recover(db)
         except BaseException:
             conn.close()
+            self._conn = None
             raise
         _tighten_journal_modes(path)
 
@@ -260,7 +262,7 @@ class SQLiteStorage(JobStorage):
         else:
             try:
                 state = f"jobs={len(self)}"
-            except StorageError:  # a repr must not fail: the error is for the call
+            except (StorageError, QueueStateError):  # a repr must not fail
                 state = "unreadable"
         return f"<SQLiteStorage {os.fspath(self.path)!r} {state}>"
 

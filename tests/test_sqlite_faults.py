@@ -53,6 +53,12 @@ def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> Non
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
 
 
+def test_a_path_in_a_missing_folder_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "no-such-folder" / "jobs.db"
+    with pytest.raises(StorageError, match=rf"^{named(path)}No such file or directory$"):
+        SQLiteStorage(path)
+
+
 @contextmanager
 def read_only(path: Path) -> Iterator[None]:
     """Make *path* read-only for this process (root ignores modes: chattr +i then)."""

@@ -98,6 +98,65 @@ def test_the_heartbeat_renews_the_lease_past_its_first_expiry(tmp_path: Path) ->
     assert not beat.is_alive()  # close() stopped it
 
 
+def test_workers_claiming_while_leases_renew_and_another_storage_watches(
+    tmp_path: Path,
+) -> None:
+    # Four workers claim the same jobs in the same order, and each holds its job until the
+    # heartbeat has renewed its lease; another storage keeps trying to take jobs back.
+    path = tmp_path / "jobs.db"
+    jobs = [Job(type="a") for _ in range(8)]
+    storage, observer = SQLiteStorage(path, lease=1.0), SQLiteStorage(path)
+    for job in jobs:
+        storage.save_job(job)
+    workers = 4
+    barrier = threading.Barrier(workers + 1)
+    claimed: list[list[str]] = [[] for _ in range(workers)]  # one list per worker
+    taken_back: list[int] = []  # the watcher's only
+    errors: list[BaseException] = []  # list.append is atomic
+    done = threading.Event()
+
+    def worker(mine: list[str]) -> None:
+        try:
+            barrier.wait()
+            for job in jobs:
+                got = storage.claim_job(job.id)
+                if got is None:
+                    continue
+                mine.append(job.id)
+                first = lease_of(path, job.id)[2]
+                assert first is not None
+                wait_until(lambda: (lease_of(path, job.id)[2] or 0) > first)  # noqa: B023
+                got.mark_completed()
+                storage.hand_over_job(got)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def watcher() -> None:
+        try:
+            barrier.wait()
+            while not done.wait(0.01):  # polling interval; the workers decide the end
+                taken_back.append(observer.recover_expired())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(mine,)) for mine in claimed]
+    threads.append(threading.Thread(target=watcher))
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads[:-1]:
+            thread.join()
+        done.set()
+        threads[-1].join()
+        observer.close()
+    assert errors == []
+    assert sorted(job_id for mine in claimed for job_id in mine) == sorted(j.id for j in jobs)
+    assert taken_back and set(taken_back) == {0}  # a live owner's job is never taken
+    assert {(job.status, job.attempts) for job in storage.list_jobs()} == {(JobStatus.COMPLETED, 1)}
+    storage.close()
+
+
 def test_close_ends_the_leases_of_jobs_still_running(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
     with SQLiteStorage(path) as first:  # a 30 s lease
