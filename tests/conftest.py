@@ -7,9 +7,11 @@ a file) and returns a fresh, empty storage; the fixture closes it afterwards.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pg
 import pytest
 
 from goqueue import JobStorage, MemoryStorage
@@ -25,6 +27,28 @@ except ImportError:  # not written yet: the contract runs on the other storages
     pass
 else:
     STORAGE_FACTORIES.append(("sqlite", lambda tmp_path: SQLiteStorage(tmp_path / "jobs.db")))
+
+# PostgreSQL: a real server (tests/pg.py), started by the first test that needs it and
+# stopped at the end of the session. Each storage gets a schema of its own: empty, and
+# apart from every other test's. Without the server binaries or psycopg, the contract
+# runs on the other storages and tests/test_postgres_*.py skip, saying why.
+if pg.unavailable() is None:
+
+    def _postgres(tmp_path: Path) -> JobStorage:
+        from goqueue.postgres_storage import PostgresStorage
+
+        schema = f"t_{uuid.uuid4().hex[:16]}"
+        return PostgresStorage(pg.shared_server().dsn, schema=schema, pool_size=4)
+
+    STORAGE_FACTORIES.append(("postgres", _postgres))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    pg.stop_shared_server()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return pg.unavailable()
 
 
 @pytest.fixture(

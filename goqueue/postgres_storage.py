@@ -1,0 +1,682 @@
+"""``PostgresStorage``: jobs in a PostgreSQL database that many processes and hosts share.
+
+Needs the optional extra ``pip install goqueue[postgres]`` (psycopg 3 and psycopg_pool).
+This module imports them only when a storage is made, so ``import goqueue`` works without
+them.
+
+**Claims.** ``claim_job`` is one statement::
+
+    UPDATE jobs SET status = 'processing', ... WHERE seq =
+        (SELECT seq FROM jobs WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED)
+    RETURNING ...
+
+The row lock makes the check "still pending?" and the change one step, whatever other
+connections do; ``SKIP LOCKED`` makes a worker that finds the row locked by another claim
+give up at once (the other one wins) instead of waiting for it. A job is run by one worker
+of one process, and no claim ever waits for another.
+
+**Leases** follow ``SQLiteStorage``'s design exactly: a claim writes this storage's
+``owner`` id and a lease expiry on the row; a heartbeat thread renews the leases of the
+running jobs every ``lease / 3`` seconds; ``recover_expired()`` (and opening, with
+``recover=True``) puts back to pending only the jobs whose lease has run out, with the
+error ``INTERRUPTED``; ``close()`` ends this owner's leases at once. One difference: lease
+times are read from the *database server's* clock (``clock_timestamp()``), so hosts whose
+clocks disagree still agree on when a lease ends.
+
+**Wake-ups.** Saving a pending job sends ``NOTIFY <schema>_jobs`` in the same statement
+(so the notice goes out when the job is committed, never before). ``wait_for_jobs`` waits
+for such a notice on a connection of its own that ``LISTEN``\\s: an idle worker pool on
+another host takes on a new job within milliseconds, and polls only every few tenths of a
+second while nothing happens (the pool's feeder, see ``goqueue.pool``).
+
+**Connections.** A ``psycopg_pool.ConnectionPool`` of ``pool_size`` connections (give one
+per worker thread plus two), in autocommit mode: every call is one statement, so one round
+trip and one transaction. Datetimes come back in UTC.
+
+**Errors** name the server as ``host``, ``port`` and ``dbname``, never the password.
+Failures worth retrying become ``StorageBusy`` (which the worker pool retries):
+serialization failures and deadlocks (SQLSTATE class 40), a server shutting down or
+restarting (57P01-57P03), a lost connection (class 08), too many connections (53300), or
+no free connection in the pool within ``timeout``. Everything else is ``StorageError``. A
+row that cannot be read back as a job raises ``JobCorrupted``, and a pending one is marked
+failed, as in ``SQLiteStorage``.
+
+**Schema.** Tables live in their own PostgreSQL schema (``goqueue`` by default; another
+name gives another, separate queue in the same database). Opening creates the schema and
+its ``jobs`` table, or migrates an older layout, under an advisory lock so that processes
+opening at once do not trip over each other; ``version`` holds ``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .errors import JobCorrupted, JobNotFound, QueueStateError, StorageBusy, StorageError
+from .job import Job, JobStatus
+from .sqlite_storage import INTERRUPTED
+from .storage import JobStorage, PendingJob
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+__all__ = ["INTERRUPTED", "PENDING_BATCH", "SCHEMA_VERSION", "PostgresStorage"]
+
+log = logging.getLogger("goqueue")
+
+#: The layout of the tables, kept in ``<schema>.version``. 1: the first.
+SCHEMA_VERSION = 1
+
+#: The most pending jobs one ``list_pending`` returns (the oldest due ones).
+PENDING_BATCH = 1000
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+# {s} is the schema. payload is ``json``, not ``jsonb``: it keeps the keys in their order.
+_CREATE = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.version (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.jobs (
+    seq              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
+    id               text NOT NULL UNIQUE,
+    type             text NOT NULL,
+    payload          json NOT NULL,
+    max_retry        integer NOT NULL,
+    status           text NOT NULL,
+    attempts         integer NOT NULL,
+    error            text,
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    next_attempt_at  timestamptz,
+    owner            text,          -- the PostgresStorage.owner running it
+    lease_expires_at timestamptz    -- by the server's clock
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON {s}.jobs (status, seq);
+"""
+
+_COLUMNS = (
+    "id, type, payload, max_retry, status, attempts, error, created_at, updated_at, next_attempt_at"
+)
+
+_PENDING = JobStatus.PENDING.value
+_PROCESSING = JobStatus.PROCESSING.value
+_CANCELLED = JobStatus.CANCELLED.value
+_FAILED = JobStatus.FAILED.value
+# Statuses an unreadable row keeps (as in SQLiteStorage): its owner rewrites a running
+# job's whole row, and a finished job stays finished. A pending row, or one with no known
+# status, is failed.
+_KEEP_WHEN_UNREADABLE = ", ".join(f"'{s.value}'" for s in JobStatus if s is not JobStatus.PENDING)
+
+# SQLSTATEs worth trying again: a whole class (first two characters) or one code.
+_TRANSIENT_CLASSES = ("08", "40")  # connection exception, transaction rollback
+_TRANSIENT_CODES = ("53300", "57P01", "57P02", "57P03")  # too many connections, shutdown
+
+
+class PostgresStorage(JobStorage):
+    """Jobs in a PostgreSQL database, shared by the threads of many processes and hosts.
+
+    Args:
+        dsn: a libpq connection string or URL, e.g. ``"host=db1 dbname=jobs user=app"``
+            or ``"postgresql://app:secret@db1/jobs"``.
+        lease: seconds a claimed job stays this storage's without a heartbeat; renewed
+            every ``lease / 3`` seconds while the storage is open.
+        pool_size: connections kept open (the pool's size); one per worker thread plus
+            two is enough for no worker to wait for a connection. Default 4.
+        schema: the PostgreSQL schema that holds the tables; lowercase letters, digits
+            and ``_``, at most 40 characters.
+        recover: on open, put back to pending the jobs whose lease has run out.
+        timeout: seconds to wait for a connection (to the server, or a free one in the
+            pool) before ``StorageBusy``.
+
+    Attributes:
+        owner: this storage's id, written on the jobs it claims (random per instance).
+        lease: as given.
+        schema: as given.
+        server: ``host``, ``port`` and ``dbname`` of the DSN, for messages (no password).
+        recovered: how many jobs ``recover`` put back to pending on open.
+
+    Raises:
+        ImportError: psycopg or psycopg_pool is not installed.
+        TypeError: *lease*, *timeout* or *pool_size* of the wrong type.
+        ValueError: a bad *lease*, *timeout*, *pool_size* or *schema*.
+        StorageError: the server cannot be reached or refuses the login, or the schema
+            was made by a newer goqueue (``StorageBusy`` for a transient failure).
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        lease: float = 30.0,
+        pool_size: int | None = None,
+        schema: str = "goqueue",
+        recover: bool = True,
+        timeout: float = 30.0,
+    ) -> None:
+        lease = _check_seconds("lease", lease)
+        timeout = _check_seconds("timeout", timeout)
+        if pool_size is None:
+            pool_size = 4
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise TypeError(f"pool_size must be an int, got {type(pool_size).__name__}")
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1, got {pool_size}")
+        if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
+            raise ValueError(
+                "schema must be lowercase letters, digits and _ (at most 40,"
+                f" not starting with a digit), got {schema!r}"
+            )
+        try:
+            import psycopg
+            import psycopg_pool
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError as err:
+            raise ImportError(
+                "PostgresStorage needs psycopg and psycopg_pool: pip install 'goqueue[postgres]'"
+            ) from err
+
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error as err:  # the message may quote the DSN: never show it
+            raise ValueError("dsn is not a valid libpq connection string or URL") from err
+        self.server = " ".join(
+            f"{key}={params.get(key) or default}"
+            for key, default in (("host", "localhost"), ("port", "5432"), ("dbname", "-"))
+        )
+        self._secret = str(params.get("password") or "")
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.lease = lease
+        self.schema = schema
+        self.recovered = 0
+        self.channel = f"{schema}_jobs"
+        self._dsn = dsn
+        self._timeout = timeout
+        self._sql = _Statements(schema, self.channel)
+        self._lock = threading.Lock()  # guards self._heartbeat and self._closed
+        self._closed = False  # guarded by self._lock
+        self._heartbeat: threading.Thread | None = None  # guarded by self._lock
+        self._closing = threading.Event()  # set by close(): the heartbeat stops
+        # The LISTEN connection, opened by the first wait_for_jobs; guarded by
+        # self._listen_lock, which wait_for_jobs holds while it waits.
+        self._listen_lock = threading.Lock()
+        self._listener: psycopg.Connection[Any] | None = None
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=_whole(timeout)) as conn:
+                self._migrate(conn)
+                if recover:
+                    self.recovered = self._recover(conn)
+        except psycopg.Error as err:
+            raise self._error(err) from err
+        self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+            dsn,
+            min_size=pool_size,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": _whole(timeout)},
+            configure=_configure,
+            timeout=timeout,
+            name=f"goqueue-{self.owner}",
+            open=True,
+        )
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        """Create the schema and tables, or check that a newer goqueue did not make them."""
+        with conn.transaction():
+            # One opener at a time per schema: CREATE ... IF NOT EXISTS is not safe
+            # against another session doing the same at the same moment.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"goqueue:{self.schema}",))
+            for statement in _CREATE.format(s=self.schema).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute(f"SELECT max(version) FROM {self.schema}.version").fetchone()
+            version = row[0] if row is not None else None
+            if version is None:
+                conn.execute(
+                    f"INSERT INTO {self.schema}.version VALUES (%s)",
+                    (SCHEMA_VERSION,),
+                )
+            elif version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"postgres storage {self.server}: schema {self.schema!r} has version"
+                    f" {version}, newer than this goqueue's ({SCHEMA_VERSION})"
+                )
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        else:
+            try:
+                state = f"jobs={len(self)}"
+            except (StorageError, QueueStateError):  # a repr must not fail
+                state = "unreadable"
+        return f"<PostgresStorage {self.server} schema={self.schema} {state}>"
+
+    def __len__(self) -> int:
+        row = self._one(self._sql.count, ())
+        return int(row[0]) if row is not None else 0
+
+    # -- running statements ----------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection from the pool; psycopg and pool errors leave as ``StorageError``."""
+        import psycopg
+        import psycopg_pool
+
+        if self._closed:
+            raise QueueStateError(f"postgres storage is closed: {self.server}")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolTimeout as err:
+            raise StorageBusy(
+                f"postgres storage {self.server}: no connection within {self._timeout} s"
+            ) from err
+        except psycopg_pool.PoolClosed as err:
+            raise QueueStateError(f"postgres storage is closed: {self.server}") from err
+        except psycopg.Error as err:
+            raise self._error(err) from err
+
+    def _one(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """Run *query*; return its first row (None if none)."""
+        with self._connection() as conn:
+            row: tuple[Any, ...] | None = conn.execute(query, params).fetchone()
+            return row
+
+    def _all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run *query*; return all its rows."""
+        with self._connection() as conn:
+            rows: list[tuple[Any, ...]] = conn.execute(query, params).fetchall()
+            return rows
+
+    def _count(self, query: str, params: Sequence[Any]) -> int:
+        """Run *query*; return how many rows it changed."""
+        with self._connection() as conn:
+            return conn.execute(query, params).rowcount
+
+    def _error(self, err: Exception) -> StorageError:
+        """The ``StorageError`` (``StorageBusy`` if transient) for a psycopg error."""
+        import psycopg
+
+        code = getattr(err, "sqlstate", None) or ""
+        transient = code[:2] in _TRANSIENT_CLASSES or code in _TRANSIENT_CODES
+        if not code and isinstance(err, psycopg.OperationalError):
+            transient = True  # no SQLSTATE: the connection failed or was lost
+        text = str(err).strip() or type(err).__name__
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        kind = StorageBusy if transient else StorageError
+        return kind(f"postgres storage {self.server}: {text}")
+
+    # -- JobStorage -----------------------------------------------------------------
+
+    def save_job(self, job: Job) -> None:
+        self._one(self._sql.save, self._to_row(job))
+        if job.status is JobStatus.PROCESSING:
+            self._start_heartbeat()
+
+    def get_job(self, job_id: str) -> Job | None:
+        """Return a copy of the stored job, or None if there is none with that id.
+
+        Raises:
+            JobCorrupted: the row cannot be read back (a pending one is marked failed).
+        """
+        row = self._one(self._sql.get, (job_id,))
+        return None if row is None else self._read(row)
+
+    def update_job(self, job: Job) -> None:
+        job_id, *rest = self._to_row(job)
+        if self._one(self._sql.update, (*rest, job_id)) is None:
+            raise JobNotFound(job.id)
+        if job.status is JobStatus.PROCESSING:
+            self._start_heartbeat()
+
+    def claim_job(self, job_id: str) -> Job | None:
+        """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.
+
+        One statement (see the module docstring): it never waits for another claim.
+
+        Returns:
+            A copy of the claimed job, or None if it is not pending, does not exist, or
+            another worker is claiming it right now (and will have it).
+
+        Raises:
+            JobCorrupted: the row cannot be read back; it is marked failed.
+            StorageBusy: a transient failure (connection lost, server restarting).
+        """
+        row = self._one(self._sql.claim, (_now(), self.owner, self.lease, job_id))
+        if row is None:
+            return None
+        if self._heartbeat is None:
+            self._start_heartbeat()
+        return self._read(row)
+
+    def cancel_job(self, job_id: str) -> Job | None:
+        row = self._one(self._sql.cancel, (_now(), job_id))
+        return None if row is None else self._read(row)
+
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        """Copies of all stored jobs (with *status* only, if given), oldest first.
+
+        Raises:
+            JobCorrupted: a row cannot be read back; it names the first such job, and
+                every pending one among them is marked failed.
+        """
+        if status is None:
+            rows = self._all(self._sql.list_all, ())
+        else:
+            rows = self._all(self._sql.list_status, (status.value,))
+        jobs: list[Job] = []
+        bad: list[tuple[str, str]] = []
+        for row in rows:
+            try:
+                jobs.append(_from_row(row))
+            except ValueError as err:
+                bad.append((row[0], str(err)))
+        if bad:
+            raise self._quarantine(bad)
+        return jobs
+
+    def list_pending(self) -> list[PendingJob]:
+        """Id, type and due time of the oldest pending jobs that are due; no payloads.
+
+        At most ``PENDING_BATCH`` of them, oldest first. A retry waiting for its backoff
+        is left out until it is due (by the server's clock): the pool's feeder takes it
+        on then. Claims decide who runs each job, so every process may list the same.
+        """
+        rows = self._all(self._sql.pending, (PENDING_BATCH,))
+        return [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Block until a job is saved as pending (by any process), or *timeout* passes.
+
+        Listens on the channel ``<schema>_jobs`` with a connection of its own (opened on
+        the first call). Notices that came while nobody waited are not lost: the next
+        call returns at once. A failure to listen falls back to waiting *timeout*.
+        """
+        import psycopg
+
+        with self._listen_lock:
+            if self._closed:
+                raise QueueStateError(f"postgres storage is closed: {self.server}")
+            try:
+                if self._listener is None or self._listener.closed:
+                    self._listener = psycopg.connect(
+                        self._dsn, autocommit=True, connect_timeout=_whole(self._timeout)
+                    )
+                    self._listener.execute(f"LISTEN {self.channel}")
+                listener = self._listener
+                woken = False
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    woken = True
+                if woken:  # take in the notices that came with it: one wake-up for all
+                    for _ in listener.notifies(timeout=0.0):
+                        pass
+                return
+            except psycopg.Error as err:
+                log.warning("could not listen for new jobs: %s", self._error(err))
+                if self._listener is not None:
+                    self._listener.close()
+                    self._listener = None
+        self._closing.wait(timeout)
+
+    def clear(self) -> None:
+        self._count(self._sql.clear, ())
+
+    def recover_expired(self) -> int:
+        """Put back to pending the running jobs whose owner's lease has run out.
+
+        What opening with ``recover=True`` does, for a process that stays up while
+        others (which may die) share the database: ``python -m goqueue worker`` calls it
+        every ``lease / 2`` seconds. This storage's own jobs are never taken. Waiting
+        pools are told (NOTIFY) when jobs come back.
+
+        Returns:
+            How many jobs went back to pending.
+        """
+        row = self._one(self._sql.recover, (INTERRUPTED, self.owner))
+        return int(row[0]) if row is not None else 0
+
+    def _recover(self, conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(self._sql.recover, (INTERRUPTED, self.owner)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def close(self) -> None:
+        """Stop the heartbeat, end this owner's leases, close every connection.
+
+        The jobs still running under this storage can no longer have their outcome
+        saved here, so their leases end now and another process may take them back at
+        once. Idempotent; any later call raises ``QueueStateError``.
+        """
+        self._closing.set()
+        with self._lock:
+            if self._closed:
+                return
+            heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.join()
+            try:
+                self._count(self._sql.end_leases, (self.owner,))
+            except StorageError as err:  # the leases run out by themselves
+                log.warning("could not end the leases of %s: %s", self.owner, err)
+        with self._lock:
+            self._closed = True
+        self._pool.close()
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+
+    def __enter__(self) -> PostgresStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- leases and unreadable rows -------------------------------------------------
+
+    def _to_row(self, job: Job) -> tuple[Any, ...]:
+        """The job's columns, then owner and lease seconds (None unless running)."""
+        running = job.status is JobStatus.PROCESSING
+        return (
+            job.id,
+            job.type,
+            json.dumps(job.payload, allow_nan=False),
+            job.max_retry,
+            job.status.value,
+            job.attempts,
+            job.error,
+            job.created_at,
+            job.updated_at,
+            job.next_attempt_at,
+            self.owner if running else None,
+            self.lease if running else None,
+        )
+
+    def _start_heartbeat(self) -> None:
+        """Start the thread that renews this owner's leases, unless it runs already."""
+        with self._lock:
+            if self._heartbeat is None and not self._closing.is_set():
+                self._heartbeat = threading.Thread(
+                    target=_keep_leases,
+                    args=(weakref.ref(self), self._closing, self.lease / 3),
+                    name=f"goqueue-lease-{self.owner}",
+                    daemon=True,  # renewing leases must not keep a finished program alive
+                )
+                self._heartbeat.start()
+
+    def _renew_leases(self) -> int:
+        """Move the lease of every job running under this owner ``lease`` seconds ahead."""
+        return self._count(self._sql.renew, (self.lease, self.owner))
+
+    def _read(self, row: tuple[Any, ...]) -> Job:
+        try:
+            return _from_row(row)
+        except ValueError as err:
+            raise self._quarantine([(row[0], str(err))]) from None
+
+    def _quarantine(self, bad: list[tuple[str, str]]) -> JobCorrupted:
+        """Mark the pending rows among *bad* ``(id, reason)`` failed; return the error."""
+        try:
+            for job_id, reason in bad:
+                self._count(self._sql.fail_unreadable, (f"unreadable: {reason}", _now(), job_id))
+        except StorageError as err:
+            log.warning("could not mark unreadable jobs failed: %s", err)
+        job_id, reason = bad[0]
+        more = len(bad) - 1
+        others = f" (and {more} more unreadable job{'s' * (more > 1)})" if more else ""
+        return JobCorrupted(
+            f"postgres storage {self.server}: job {job_id} cannot be read: {reason}{others}",
+            job_id=job_id,
+        )
+
+
+class _Statements:
+    """The SQL of one schema, composed once (the names are checked identifiers)."""
+
+    def __init__(self, s: str, channel: str) -> None:
+        jobs = f"{s}.jobs"
+        lease_end = "clock_timestamp() + %s * interval '1 second'"
+        # Pending saves notify in the same statement: sent when it commits.
+        self.save = (
+            f"WITH saved AS (INSERT INTO {jobs} ({_COLUMNS}, owner, lease_expires_at)"
+            " VALUES (%s, %s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s,"
+            f" {lease_end}) ON CONFLICT (id) DO UPDATE SET type = excluded.type,"
+            " payload = excluded.payload, max_retry = excluded.max_retry,"
+            " status = excluded.status, attempts = excluded.attempts, error = excluded.error,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+            " next_attempt_at = excluded.next_attempt_at, owner = excluded.owner,"
+            " lease_expires_at = excluded.lease_expires_at RETURNING status)"
+            f" SELECT pg_notify('{channel}', '') FROM saved WHERE status = '{_PENDING}'"
+        )
+        self.update = (
+            f"WITH changed AS (UPDATE {jobs} SET type = %s, payload = %s::json,"
+            " max_retry = %s, status = %s, attempts = %s, error = %s, created_at = %s,"
+            f" updated_at = %s, next_attempt_at = %s, owner = %s, lease_expires_at = {lease_end}"
+            " WHERE id = %s RETURNING status)"
+            f" SELECT status, CASE WHEN status = '{_PENDING}' THEN pg_notify('{channel}', '')"
+            " END FROM changed"
+        )
+        self.get = f"SELECT {_COLUMNS} FROM {jobs} WHERE id = %s"
+        # Job.mark_running in SQL: processing, one more attempt, no due time.
+        self.claim = (
+            f"UPDATE {jobs} SET status = '{_PROCESSING}', attempts = attempts + 1,"
+            f" updated_at = %s, next_attempt_at = NULL, owner = %s, lease_expires_at = {lease_end}"
+            f" WHERE seq = (SELECT seq FROM {jobs} WHERE id = %s AND status = '{_PENDING}'"
+            f" FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
+        )
+        # Job.cancel in SQL. Waits for a claim under way (which then wins).
+        self.cancel = (
+            f"UPDATE {jobs} SET status = '{_CANCELLED}', updated_at = %s,"
+            f" next_attempt_at = NULL WHERE id = %s AND status = '{_PENDING}'"
+            f" RETURNING {_COLUMNS}"
+        )
+        self.list_all = f"SELECT {_COLUMNS} FROM {jobs} ORDER BY seq"
+        self.list_status = f"SELECT {_COLUMNS} FROM {jobs} WHERE status = %s ORDER BY seq"
+        self.pending = (
+            f"SELECT id, type, next_attempt_at FROM {jobs} WHERE status = '{_PENDING}'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp())"
+            " ORDER BY seq LIMIT %s"
+        )
+        self.count = f"SELECT count(*) FROM {jobs}"
+        self.clear = f"DELETE FROM {jobs}"
+        # How many came back; one notice for all of them.
+        self.recover = (
+            f"WITH taken AS (UPDATE {jobs} SET status = '{_PENDING}', error = %s,"
+            f" owner = NULL, lease_expires_at = NULL WHERE status = '{_PROCESSING}'"
+            " AND (owner IS NULL OR lease_expires_at IS NULL"
+            " OR lease_expires_at <= clock_timestamp()) AND owner IS DISTINCT FROM %s"
+            " RETURNING 1), counted AS (SELECT count(*) AS n FROM taken)"
+            f" SELECT n, CASE WHEN n > 0 THEN pg_notify('{channel}', '') END FROM counted"
+        )
+        self.renew = (
+            f"UPDATE {jobs} SET lease_expires_at = {lease_end}"
+            f" WHERE owner = %s AND status = '{_PROCESSING}'"
+        )
+        self.end_leases = (
+            f"UPDATE {jobs} SET lease_expires_at = clock_timestamp()"
+            f" WHERE owner = %s AND status = '{_PROCESSING}'"
+        )
+        self.fail_unreadable = (
+            f"UPDATE {jobs} SET status = '{_FAILED}', error = %s, updated_at = %s,"
+            " owner = NULL, lease_expires_at = NULL WHERE id = %s"
+            f" AND status NOT IN ({_KEEP_WHEN_UNREADABLE})"
+        )
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Set up a new pooled connection: datetimes in UTC."""
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+def _keep_leases(
+    storage_ref: weakref.ReferenceType[PostgresStorage], closing: threading.Event, every: float
+) -> None:
+    """The heartbeat: renew the storage's leases every *every* seconds until it closes."""
+    while not closing.wait(every):
+        storage = storage_ref()
+        if storage is None:
+            return
+        try:
+            storage._renew_leases()
+        except QueueStateError:  # closed
+            return
+        except Exception:  # the next beat tries again; the lease has room for two misses
+            log.warning("could not renew the leases of %s", storage.owner, exc_info=True)
+        del storage
+
+
+def _check_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value}")
+    return float(value)
+
+
+def _whole(seconds: float) -> int:
+    """libpq's connect_timeout: whole seconds, at least 2 (it treats 1 as 2)."""
+    return max(2, math.ceil(seconds))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _from_row(row: tuple[Any, ...]) -> Job:
+    """The job a row holds; ``ValueError`` naming the first wrong column if it cannot."""
+    job_id, job_type, payload, max_retry, status, attempts, error, created, updated, due = row
+    if not isinstance(payload, dict):
+        kind = "a JSON array" if isinstance(payload, list) else "not a JSON object"
+        raise ValueError(f"payload is {kind}, not an object")
+    try:
+        state = JobStatus(status)
+    except ValueError:
+        raise ValueError(f"unknown status {status!r}") from None
+    try:
+        return Job(
+            id=job_id,
+            type=job_type,
+            payload=payload,
+            max_retry=max_retry,
+            status=state,
+            attempts=attempts,
+            error=error,
+            created_at=created,
+            updated_at=updated,
+            next_attempt_at=due,
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(str(err)) from None
