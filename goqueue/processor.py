@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -96,7 +97,18 @@ class JobProcessor:
             self.storage.update_job(job)
         ctx = JobContext(job.id, job.attempts, cancelled or threading.Event())
         try:
-            handler(ctx, copy_payload(job.payload))
+            result = handler(ctx, copy_payload(job.payload))
+            if result is not None and (inspect.isawaitable(result) or inspect.isgenerator(result)):
+                _close(result)  # its body never ran: the job must not pass as completed
+                job.mark_failed(  # no retry: it would return the same
+                    TypeError(
+                        f"the handler returned a {type(result).__name__} instead of running"
+                        " the job: goqueue runs handlers in threads; run it there, e.g. with"
+                        " asyncio.run()"
+                    ),
+                    retry=False,
+                )
+                return 0.0
         except Exception as exc:  # a handler's failure is data, not a crash
             return _fail(job, exc, backoff)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then obey
@@ -243,6 +255,16 @@ def _fail(job: Job, exc: BaseException, backoff: BackoffPolicy | None) -> float:
     # From the clock read of mark_failed: one read per state change.
     job.next_attempt_at = job.updated_at + timedelta(seconds=delay)
     return delay
+
+
+def _close(result: object) -> None:
+    """Close an un-run coroutine or generator, so Python does not warn it was never awaited."""
+    close = getattr(result, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.debug("closing %r failed", result, exc_info=True)
 
 
 def _tutorial_backoff(attempts: int) -> float:

@@ -240,3 +240,27 @@ def test_claim_and_run_records_a_base_exception_and_returns_its_outcome(
     assert claim_and_run(storage, job, interrupted) == RunOutcome(S.FAILED)  # no raise
     assert stored(storage, job).error == "KeyboardInterrupt: "
     assert [r.getMessage() for r in caplog.records] == [f"worker failed while running job {job.id}"]
+
+
+def test_a_handler_that_returns_a_coroutine_or_generator_fails_the_job() -> None:
+    async def body() -> None:
+        raise AssertionError("never runs")
+
+    def gen() -> Any:
+        yield 1
+
+    storage = MemoryStorage()
+    registry = Registry()
+    registry.register_handler("coro", lambda ctx, payload: body())
+    registry.register_handler("gen", lambda ctx, payload: gen())
+    for job_type, name in (("coro", "coroutine"), ("gen", "generator")):
+        job = Job(type=job_type, max_retry=2)
+        storage.save_job(job)
+        outcome = JobProcessor(storage).claim_and_run(
+            job.id, registry, threading.Event(), Constant(0)
+        )
+        assert outcome == RunOutcome(S.FAILED)  # attempts were left: no retry, it would repeat
+        assert stored(storage, job).error == (
+            f"TypeError: the handler returned a {name} instead of running the job:"
+            " goqueue runs handlers in threads; run it there, e.g. with asyncio.run()"
+        )
