@@ -16,16 +16,23 @@ cannot drift from it:
 * every code cell has prose before it (the cell above is markdown) and is at most
   ``MAX_CODE_LINES`` lines long, not counting ``# NBVAL_...`` markers (STYLE says 1-8; a
   little slack is allowed, longer code belongs in ``goqueue.lab``). The setup cell may
-  have ``MAX_SETUP_LINES``: a list of imports is long but says one thing.
+  have ``MAX_SETUP_LINES``: a list of imports is long but says one thing;
+* the public API only: ``goqueue`` names are imported from ``goqueue`` (names in
+  ``goqueue.__all__``), ``goqueue.lab`` (names in ``goqueue.lab.__all__``) or a public
+  submodule listed in ``goqueue.__all__`` (``goqueue.backoff``, names in its ``__all__``),
+  and no code cell reads a private attribute (``obj._name``): a lesson that does breaks on
+  any tidy-up of the code it reads.
 
 Each rule is a function returning the problems it finds, so the rules are tested too, on
-small notebooks broken on purpose. It only reads JSON, but it runs in the main ``.venv``
-only: the per-version runs skip it.
+small notebooks broken on purpose. It reads JSON (and the packages' ``__all__``), and it
+runs in the main ``.venv`` only: the per-version runs skip it.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -146,6 +153,62 @@ def check_short_cells_with_prose(name: str, nb: Notebook) -> list[str]:
     return problems
 
 
+def _cell_tree(cell: dict[str, Any]) -> ast.Module | None:
+    """The cell's code as an ``ast`` (IPython ``%magic`` and ``!shell`` lines dropped)."""
+    lines = [
+        "" if line.lstrip().startswith(("%", "!")) else line for line in _source(cell).splitlines()
+    ]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _public_names(module: str) -> set[str]:
+    return set(getattr(importlib.import_module(module), "__all__", ()))
+
+
+def _import_problem(module: str, name: str | None) -> str | None:
+    """Why importing *name* from *module* (or *module* itself) is not public API, or None."""
+    if module in ("goqueue", "goqueue.lab"):
+        if name is None or name in _public_names(module):
+            return None
+        return f"{name!r} is not in {module}.__all__"
+    parent, _, sub = module.rpartition(".")
+    if parent == "goqueue" and sub in _public_names("goqueue") and sub != "lab":
+        if name is None or name in _public_names(module):
+            return None
+        return f"{name!r} is not in {module}.__all__"
+    return f"{module} is not public: import from goqueue or goqueue.lab"
+
+
+def check_public_api_only(name: str, nb: Notebook) -> list[str]:
+    problems = []
+    for number, cell in enumerate(_code_cells(nb), start=1):
+        tree = _cell_tree(cell)
+        if tree is None:
+            problems.append(f"code cell {number} does not parse")
+            continue
+        for node in ast.walk(tree):
+            found: list[str | None] = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "goqueue":
+                found = [_import_problem(node.module or "", a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                found = [
+                    _import_problem(a.name, None)
+                    for a in node.names
+                    if a.name.split(".")[0] == "goqueue"
+                ]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found = [f"reads the private attribute .{node.attr}"]
+            problems.extend(f"code cell {number}: {p}" for p in found if p is not None)
+    return problems
+
+
 CHECKS: list[Callable[[str, Notebook], list[str]]] = [
     check_name_and_kernel,
     check_opening,
@@ -153,6 +216,7 @@ CHECKS: list[Callable[[str, Notebook], list[str]]] = [
     check_summary_and_exercises,
     check_clean_run,
     check_short_cells_with_prose,
+    check_public_api_only,
 ]
 
 
@@ -254,6 +318,31 @@ def _broken(change: Callable[[Notebook], None]) -> Notebook:
             "cell 4 has 13 lines (at most 12)",
         ),
         ("99_a.ipynb", lambda nb: nb["cells"].pop(3), "cell 3 has no prose before it"),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][4].update(source="print(Registry._handlers)"),
+            "code cell 2: reads the private attribute ._handlers",
+        ),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][2].update(source="# Setup\nfrom goqueue.rwlock import RWLock"),
+            "code cell 1: goqueue.rwlock is not public: import from goqueue or goqueue.lab",
+        ),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][2].update(source="# Setup\nfrom goqueue.lab import _Run"),
+            "code cell 1: '_Run' is not in goqueue.lab.__all__",
+        ),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][2].update(source="# Setup\nimport goqueue.lab.stress.hammer"),
+            "code cell 1: goqueue.lab.stress.hammer is not public",
+        ),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][2].update(source="# Setup\nfrom goqueue import Nope"),
+            "code cell 1: 'Nope' is not in goqueue.__all__",
+        ),
     ],
 )
 def test_each_check_catches_its_problem(
@@ -267,3 +356,12 @@ def test_nbval_markers_do_not_count_as_lines() -> None:
     cell = _code("# NBVAL_IGNORE_OUTPUT\n" + "\n".join(["x = 1"] * 12), 2)
     nb = _broken(lambda nb: nb["cells"].__setitem__(4, cell))
     assert check_short_cells_with_prose("99_a.ipynb", nb) == []
+
+
+def test_the_public_api_check_accepts_the_front_a_public_submodule_and_magics() -> None:
+    setup = (
+        "# Setup\n%matplotlib inline\nimport goqueue\nfrom goqueue import Queue\n"
+        "from goqueue.lab import hammer\nfrom goqueue.backoff import Constant\nx.__class__"
+    )
+    nb = _broken(lambda nb: nb["cells"][2].update(source=setup))
+    assert check_public_api_only("99_a.ipynb", nb) == []
