@@ -34,9 +34,11 @@ until which the job belongs to that owner. While the storage is open, a heartbea
 renews the leases of its running jobs every ``lease / 3`` seconds, so a job whose handler
 runs for an hour keeps its owner. A process that dies stops renewing; once its leases have
 run out, its jobs are taken back: put back to ``pending`` when a storage opens the file
-(``recover=True``, the default) or calls ``recover_expired()``. Jobs of a live process are
-never taken, so two processes on one file never run one job at once. (Oban, river and
-procrastinate recover jobs the same way.) ``close()`` ends the leases of the jobs still
+(``recover=True``, the default) or calls ``recover_expired()``. The jobs of a live process
+are not taken, so two processes on one file do not run one job at once, as long as the
+heartbeat keeps up (a process frozen for longer than the lease loses its jobs). Oban,
+river and procrastinate also take abandoned jobs back after a time; procrastinate, like
+this storage, counts it from a heartbeat. ``close()`` ends the leases of the jobs still
 running under it at once: its process can no longer save their outcome. Rows written by
 an older goqueue, which have no owner, are taken back like expired ones.
 
