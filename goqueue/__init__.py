@@ -26,6 +26,7 @@ from .errors import (
 )
 from .job import Job, JobStatus
 from .pool import WorkerPool
+from .postgres_storage import PostgresStorage  # psycopg is imported only when one is made
 from .processor import JobProcessor
 from .queue import Queue
 from .registry import Handler, Registry
@@ -52,6 +53,7 @@ __all__ = [
     "PayloadNotStorable",
     "PendingJob",
     "PoolState",
+    "PostgresStorage",
     "Queue",
     "QueueClosed",
     "QueueFull",

@@ -219,7 +219,7 @@ class PostgresStorage(JobStorage):
                 if recover:
                     self.recovered = self._recover(conn)
         except psycopg.Error as err:
-            raise self._error(err) from err
+            raise self._error(err, opening=True) from err
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             dsn,
             min_size=pool_size,
@@ -306,14 +306,19 @@ class PostgresStorage(JobStorage):
         with self._connection() as conn:
             return conn.execute(query, params).rowcount
 
-    def _error(self, err: Exception) -> StorageError:
-        """The ``StorageError`` (``StorageBusy`` if transient) for a psycopg error."""
+    def _error(self, err: Exception, *, opening: bool = False) -> StorageError:
+        """The ``StorageError`` (``StorageBusy`` if transient) for a psycopg error.
+
+        An ``OperationalError`` with no SQLSTATE is a connection that failed or was lost:
+        transient on a pooled connection (the pool replaces it), but not when opening,
+        where it is as likely a wrong password or host as a server restarting.
+        """
         import psycopg
 
         code = getattr(err, "sqlstate", None) or ""
         transient = code[:2] in _TRANSIENT_CLASSES or code in _TRANSIENT_CODES
-        if not code and isinstance(err, psycopg.OperationalError):
-            transient = True  # no SQLSTATE: the connection failed or was lost
+        if not code and isinstance(err, psycopg.OperationalError) and not opening:
+            transient = True
         text = str(err).strip() or type(err).__name__
         if self._secret:
             text = text.replace(self._secret, "***")

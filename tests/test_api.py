@@ -42,6 +42,7 @@ def test_public_api_is_pinned() -> None:
         "PayloadNotStorable",
         "PendingJob",
         "PoolState",
+        "PostgresStorage",
         "Queue",
         "QueueClosed",
         "QueueFull",

@@ -1,0 +1,433 @@
+"""PostgresStorage beyond the contract: claims, leases, wake-ups, errors, schema.
+
+Runs against a real PostgreSQL (tests/pg.py); skipped, saying why, when the server
+binaries or psycopg are missing. Two storages on one schema stand for two hosts (each
+has its own connections and owner id).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pg
+import pytest
+from support import FAILURE_BOUND, join_all, start_all
+
+from goqueue import Job, JobCorrupted, JobStatus, QueueStateError, StorageBusy, StorageError
+
+pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
+
+if pg.unavailable() is None:
+    import psycopg
+
+    from goqueue.postgres_storage import INTERRUPTED, PENDING_BATCH, PostgresStorage
+
+
+@pytest.fixture
+def dsn() -> str:
+    return pg.shared_server().dsn
+
+
+@pytest.fixture
+def schema() -> str:
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def storage(dsn: str, schema: str) -> Iterator[PostgresStorage]:
+    store = PostgresStorage(dsn, schema=schema, lease=5.0)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def sql(dsn: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run *query* on a connection of our own (autocommit); return its rows, if any."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cursor = conn.execute(query, params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def lease_of(dsn: str, schema: str, job_id: str) -> tuple[str, str | None, float | None]:
+    """Status, owner, and seconds until the lease ends (by the server's clock)."""
+    [(status, owner, left)] = sql(
+        dsn,
+        f"SELECT status, owner, extract(epoch FROM lease_expires_at - clock_timestamp())"
+        f" FROM {schema}.jobs WHERE id = %s",
+        job_id,
+    )
+    return status, owner, None if left is None else float(left)
+
+
+# -- claims ---------------------------------------------------------------------------
+
+
+def test_two_hosts_claim_each_job_exactly_once(dsn: str, schema: str) -> None:
+    hosts = [PostgresStorage(dsn, schema=schema, pool_size=4) for _ in range(2)]
+    try:
+        jobs = [Job(type="a") for _ in range(150)]
+        for job in jobs:
+            hosts[0].save_job(job)
+        threads_per_host = 4
+        barrier = threading.Barrier(threads_per_host * len(hosts))
+        claims: list[tuple[str, str]] = []  # (job id, owner); list.append is atomic
+
+        def claimer(host: PostgresStorage) -> None:
+            barrier.wait()
+            for job in jobs:
+                claimed = host.claim_job(job.id)
+                if claimed is not None:
+                    claims.append((claimed.id, host.owner))
+
+        threads = [
+            threading.Thread(target=claimer, args=(host,))
+            for host in hosts
+            for _ in range(threads_per_host)
+        ]
+        join_all(start_all(threads, barrier=barrier), timeout=60)
+        assert sorted(job_id for job_id, _ in claims) == sorted(job.id for job in jobs)
+        owners = dict(claims)
+        for job_id, owner in sql(dsn, f"SELECT id, owner FROM {schema}.jobs"):
+            assert owners[job_id] == owner  # the row names the host that got the claim
+    finally:
+        for host in hosts:
+            host.close()
+
+
+def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting(
+    storage: PostgresStorage, dsn: str, schema: str
+) -> None:
+    job = Job(type="a")
+    storage.save_job(job)
+    with psycopg.connect(dsn) as other:  # a transaction holding the row's lock
+        other.execute(f"SELECT 1 FROM {schema}.jobs WHERE id = %s FOR UPDATE", (job.id,))
+        started = time.monotonic()
+        assert storage.claim_job(job.id) is None
+        assert time.monotonic() - started < FAILURE_BOUND / 2  # did not wait for the lock
+        other.rollback()
+    claimed = storage.claim_job(job.id)  # the lock is gone: the job is still pending
+    assert claimed is not None and claimed.attempts == 1
+
+
+def test_list_pending_leaves_out_retries_not_due_and_is_bounded(
+    storage: PostgresStorage,
+) -> None:
+    later = Job(type="a", next_attempt_at=datetime.now(timezone.utc) + timedelta(hours=1))
+    due = Job(type="a", next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    fresh = Job(type="b")
+    for job in (later, due, fresh):
+        storage.save_job(job)
+    pending = storage.list_pending()
+    assert [(p.id, p.type) for p in pending] == [(due.id, "a"), (fresh.id, "b")]
+    assert pending[0].next_attempt_at == due.next_attempt_at
+    assert pending[1].next_attempt_at is None
+    for _ in range(PENDING_BATCH):
+        storage.save_job(Job(type="c"))
+    batch = storage.list_pending()
+    assert len(batch) == PENDING_BATCH
+    assert [p.id for p in batch[:2]] == [due.id, fresh.id]  # oldest first
+
+
+# -- leases ---------------------------------------------------------------------------
+
+
+def test_a_claim_leases_the_job_and_the_heartbeat_renews_it(dsn: str, schema: str) -> None:
+    with PostgresStorage(dsn, schema=schema, lease=0.6) as storage:
+        job = Job(type="a")
+        storage.save_job(job)
+        assert lease_of(dsn, schema, job.id) == ("pending", None, None)
+        assert storage.claim_job(job.id) is not None
+        status, owner, left = lease_of(dsn, schema, job.id)
+        assert (status, owner) == ("processing", storage.owner)
+        assert left is not None and 0 < left <= 0.6
+        # Three lease lengths later the job is still this storage's: renewed, not taken.
+        deadline = time.monotonic() + 1.8
+        while time.monotonic() < deadline:
+            assert storage.recover_expired() == 0
+            with PostgresStorage(dsn, schema=schema) as other:
+                assert other.recover_expired() == 0
+        status, owner, left = lease_of(dsn, schema, job.id)
+        assert (status, owner) == ("processing", storage.owner)
+        assert left is not None and left > 0
+
+
+def test_only_expired_leases_are_taken_back(dsn: str, schema: str) -> None:
+    with (
+        PostgresStorage(dsn, schema=schema, lease=30) as live,
+        PostgresStorage(dsn, schema=schema) as rescuer,
+    ):
+        kept, dead = Job(type="a"), Job(type="a")
+        live.save_job(kept)
+        live.save_job(dead)
+        assert live.claim_job(kept.id) is not None
+        assert live.claim_job(dead.id) is not None
+        # *dead* belongs to a host that stopped renewing a second ago.
+        sql(
+            dsn,
+            f"UPDATE {schema}.jobs SET owner = 'gone', lease_expires_at ="
+            " clock_timestamp() - interval '1 second' WHERE id = %s",
+            dead.id,
+        )
+        assert rescuer.recover_expired() == 1
+        back = rescuer.get_job(dead.id)
+        assert back is not None
+        assert (back.status, back.error, back.attempts) == (JobStatus.PENDING, INTERRUPTED, 1)
+        assert lease_of(dsn, schema, dead.id) == ("pending", None, None)
+        assert lease_of(dsn, schema, kept.id)[:2] == ("processing", live.owner)
+
+
+def test_opening_takes_back_expired_leases_only(dsn: str, schema: str) -> None:
+    first = PostgresStorage(dsn, schema=schema, lease=30)
+    job = Job(type="a")
+    first.save_job(job)
+    assert first.claim_job(job.id) is not None
+    with PostgresStorage(dsn, schema=schema) as second:
+        assert second.recovered == 0  # the lease of a live host
+    first.close()  # ends its leases at once
+    with PostgresStorage(dsn, schema=schema) as third:
+        assert third.recovered == 1
+        back = third.get_job(job.id)
+        assert back is not None and back.status is JobStatus.PENDING
+
+
+def test_a_recovery_wakes_a_waiting_host(dsn: str, schema: str) -> None:
+    with (
+        PostgresStorage(dsn, schema=schema) as waiter,
+        PostgresStorage(dsn, schema=schema) as rescuer,
+    ):
+        waiter.wait_for_jobs(0.0)  # listening from here on
+        job = Job(type="a")
+        rescuer.save_job(job)
+        waiter.wait_for_jobs(FAILURE_BOUND)  # the save's notice
+        assert rescuer.claim_job(job.id) is not None
+        sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp()")
+        sql(dsn, f"UPDATE {schema}.jobs SET owner = 'gone'")
+        assert rescuer.recover_expired() == 1
+        started = time.monotonic()
+        waiter.wait_for_jobs(FAILURE_BOUND)
+        assert time.monotonic() - started < FAILURE_BOUND / 2
+
+
+# -- wake-ups -------------------------------------------------------------------------
+
+
+def test_a_save_on_another_host_wakes_wait_for_jobs(dsn: str, schema: str) -> None:
+    with (
+        PostgresStorage(dsn, schema=schema) as waiter,
+        PostgresStorage(dsn, schema=schema) as saver,
+    ):
+        waiter.wait_for_jobs(0.0)  # opens the LISTEN connection
+        listening = threading.Event()
+        woke_after: list[float] = []
+
+        def wait() -> None:
+            listening.set()
+            started = time.monotonic()
+            waiter.wait_for_jobs(FAILURE_BOUND)
+            woke_after.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        try:
+            assert listening.wait(FAILURE_BOUND)
+            saver.save_job(Job(type="a"))
+        finally:
+            join_all([thread])
+        assert woke_after and woke_after[0] < FAILURE_BOUND / 2
+
+
+def test_wait_for_jobs_times_out_when_nothing_is_saved(storage: PostgresStorage) -> None:
+    storage.wait_for_jobs(0.0)
+    started = time.monotonic()
+    storage.wait_for_jobs(0.2)
+    assert 0.15 <= time.monotonic() - started < FAILURE_BOUND
+
+
+def test_a_finished_job_sends_no_notice(dsn: str, schema: str) -> None:
+    with (
+        PostgresStorage(dsn, schema=schema) as waiter,
+        PostgresStorage(dsn, schema=schema) as saver,
+    ):
+        waiter.wait_for_jobs(0.0)
+        job = Job(type="a")
+        job.cancel()
+        saver.save_job(job)  # not pending: nobody needs waking
+        started = time.monotonic()
+        waiter.wait_for_jobs(0.3)
+        assert time.monotonic() - started >= 0.25
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def test_a_refused_login_names_the_server_and_never_the_password() -> None:
+    server = pg.shared_server()
+    for dsn in (
+        f"host={server.folder} dbname={pg.DATABASE} user={pg.SECRET_USER}"
+        f" password=wrong-{pg.SECRET_PASSWORD}",
+        f"postgresql://{pg.SECRET_USER}:wrong-{pg.SECRET_PASSWORD}@/{pg.DATABASE}"
+        f"?host={server.folder}",
+    ):
+        with pytest.raises(StorageError) as info:
+            PostgresStorage(dsn)
+        message = str(info.value)
+        assert message.startswith(
+            f"postgres storage host={server.folder} port=5432 dbname={pg.DATABASE}: "
+        )
+        assert "password authentication failed" in message
+        assert pg.SECRET_PASSWORD not in message
+        assert pg.SECRET_PASSWORD not in repr(info.value.__cause__)
+        assert not isinstance(info.value, StorageBusy)
+
+
+def test_the_right_password_opens_and_the_repr_shows_no_password(schema: str) -> None:
+    server = pg.shared_server()
+    dsn = (
+        f"host={server.folder} dbname={pg.DATABASE} user={pg.SECRET_USER}"
+        f" password={pg.SECRET_PASSWORD}"
+    )
+    with PostgresStorage(dsn, schema=schema) as storage:
+        assert repr(storage) == (
+            f"<PostgresStorage host={server.folder} port=5432 dbname={pg.DATABASE}"
+            f" schema={schema} jobs=0>"
+        )
+    assert repr(storage).endswith(" closed>")
+
+
+def test_a_lost_connection_is_busy_and_the_next_call_works(
+    storage: PostgresStorage, dsn: str
+) -> None:
+    job = Job(type="a")
+    storage.save_job(job)
+    sql(
+        dsn,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = '' AND pid <> pg_backend_pid()"
+        " AND datname = current_database() AND backend_type = 'client backend'",
+    )
+    # Every pooled connection is dead now: each fails once, as transient, then is
+    # replaced by the pool.
+    outcomes: list[str] = []
+    deadline = time.monotonic() + FAILURE_BOUND
+    while not outcomes or outcomes[-1] != "ok":
+        assert time.monotonic() < deadline, outcomes
+        try:
+            storage.get_job(job.id)
+        except StorageBusy as err:
+            assert str(err).startswith(f"postgres storage {storage.server}: ")
+            outcomes.append("busy")
+        else:
+            outcomes.append("ok")
+    assert "busy" in outcomes
+
+
+def test_a_newer_schema_is_refused(dsn: str, schema: str) -> None:
+    PostgresStorage(dsn, schema=schema).close()
+    sql(dsn, f"UPDATE {schema}.version SET version = 99")
+    with pytest.raises(StorageError, match=rf"^postgres storage .*: schema '{schema}' has"):
+        PostgresStorage(dsn, schema=schema)
+
+
+def test_hosts_opening_at_once_create_the_schema_once(dsn: str, schema: str) -> None:
+    count = 6
+    barrier = threading.Barrier(count)
+    opened: list[PostgresStorage] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            opened.append(PostgresStorage(dsn, schema=schema, pool_size=1))
+        except BaseException as err:
+            errors.append(err)
+
+    join_all(start_all([threading.Thread(target=open_one) for _ in range(count)], barrier=barrier))
+    for storage in opened:
+        storage.close()
+    assert errors == []
+    assert sql(dsn, f"SELECT version FROM {schema}.version") == [(1,)]
+
+
+def test_an_unreadable_pending_row_is_failed_and_named(
+    storage: PostgresStorage, dsn: str, schema: str
+) -> None:
+    good, bad = Job(type="a"), Job(type="a")
+    storage.save_job(good)
+    storage.save_job(bad)
+    sql(dsn, f"UPDATE {schema}.jobs SET payload = '[1, 2]' WHERE id = %s", bad.id)
+    with pytest.raises(JobCorrupted, match=rf"^postgres storage .*: job {bad.id} cannot be read:"):
+        storage.list_jobs()
+    assert sql(dsn, f"SELECT status, error FROM {schema}.jobs WHERE id = %s", bad.id) == [
+        ("failed", "unreadable: payload is a JSON array, not an object")
+    ]
+    assert [p.id for p in storage.list_pending()] == [good.id]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"lease": 0}, ValueError, "lease must be a finite number of seconds > 0, got 0"),
+        ({"lease": "5"}, TypeError, "lease must be a number of seconds, got str"),
+        (
+            {"timeout": float("nan")},
+            ValueError,
+            "timeout must be a finite number of seconds > 0, got nan",
+        ),
+        ({"pool_size": 0}, ValueError, "pool_size must be >= 1, got 0"),
+        ({"pool_size": 2.0}, TypeError, "pool_size must be an int, got float"),
+        (
+            {"schema": "Jobs; DROP"},
+            ValueError,
+            "schema must be lowercase letters, digits and _ (at most 40, not starting with"
+            " a digit), got 'Jobs; DROP'",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_before_connecting(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        PostgresStorage("host=/nonexistent dbname=x", **kwargs)
+    assert str(info.value) == message
+
+
+def test_a_dsn_that_does_not_parse_is_refused_without_quoting_it() -> None:
+    with pytest.raises(ValueError, match=r"^dsn is not a valid libpq connection string or URL$"):
+        PostgresStorage(f"host=x password={pg.SECRET_PASSWORD} =broken")
+
+
+def test_a_closed_storage_refuses_calls(storage: PostgresStorage) -> None:
+    storage.close()
+    storage.close()  # idempotent
+    with pytest.raises(QueueStateError, match=r"^postgres storage is closed: host="):
+        storage.get_job("x")
+    with pytest.raises(QueueStateError, match=r"^postgres storage is closed: host="):
+        storage.wait_for_jobs(0.0)
+
+
+def test_goqueue_imports_without_psycopg() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None\n"  # import psycopg now raises ImportError
+        "sys.modules['psycopg_pool'] = None\n"
+        "import goqueue\n"
+        "from goqueue import PostgresStorage\n"
+        "try:\n"
+        "    PostgresStorage('dbname=x')\n"
+        "except ImportError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == (
+        "PostgresStorage needs psycopg and psycopg_pool: pip install 'goqueue[postgres]'\n"
+    )
