@@ -10,7 +10,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: lab test lint typecheck unit notebooks test-e2e test-versions bench clean help
+PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/initdb)))
+
+.PHONY: postgres-check lab test lint typecheck unit notebooks test-e2e test-versions bench clean help
 
 help:
 	@echo "make lab        start JupyterLab on notebooks/ (http://127.0.0.1:$(PORT)/lab)"
@@ -53,13 +55,22 @@ test-e2e: $(STAMP)
 test-versions:
 	bash scripts/test-other-pythons.sh
 
-test: lint typecheck unit notebooks
+# The PostgreSQL tests start their own server from Debian's binaries; without them they
+# are skipped, and this says so loudly (.ci/run installs them).
+postgres-check:
+	@if [ -n "$(PG_BIN)" ]; then echo "== postgres: $(dir $(PG_BIN))"; \
+	else echo "!! postgres: NOT installed: the PostgreSQL tests will be SKIPPED" \
+		"(apt-get install postgresql)"; fi
+
+test: postgres-check lint typecheck unit notebooks
+	@$(MAKE) --no-print-directory postgres-check
 	bash scripts/run-e2e.sh --if-available
 	bash scripts/test-other-pythons.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/queue_vs_executor.py
 	$(BIN)/python bench/gil_handoff.py
+	$(BIN)/python bench/postgres_throughput.py
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache test-artifacts
