@@ -157,6 +157,10 @@ _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is
 class SQLiteStorage(JobStorage):
     """Jobs in a SQLite database file, shared safely by threads and processes.
 
+    The storage is ``shared``: other processes may add jobs to the file, so a worker
+    pool on it looks for them now and then (``wait_for_jobs``), and takes back the jobs
+    of processes whose lease ran out.
+
     Args:
         path: the database file (created, mode ``0o600``, with its table, if missing);
             ``":memory:"`` for a private in-memory database (no WAL, gone on close).
@@ -183,6 +187,8 @@ class SQLiteStorage(JobStorage):
             read-only, or made by a newer goqueue); ``StorageBusy`` if another process
             held the write lock for longer than *timeout*.
     """
+
+    shared = True
 
     def __init__(
         self,
@@ -211,6 +217,7 @@ class SQLiteStorage(JobStorage):
         self._conn: sqlite3.Connection | None = None  # None once closed
         self._heartbeat: threading.Thread | None = None  # started by the first claim
         self._closing = threading.Event()  # set by close(): the heartbeat stops
+        self._next_recovery = 0.0  # monotonic time; read and written by the feeder only
         _create_private(path)
         try:
             # isolation_level=None: no implicit transactions; each method says BEGIN.
@@ -286,6 +293,10 @@ class SQLiteStorage(JobStorage):
             if conn is None:
                 raise QueueStateError(f"sqlite storage is closed: {os.fspath(self.path)!r}")
             try:
+                if conn.in_transaction:
+                    # An earlier call was cut short between its BEGIN and its end (an
+                    # exception from a signal handler can land anywhere): undo it.
+                    conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield conn
@@ -464,6 +475,18 @@ class SQLiteStorage(JobStorage):
     def clear(self) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM jobs")
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Wait *timeout* seconds (SQLite cannot announce new rows), then take back the
+        jobs of owners whose lease ran out, at most once per ``lease / 3`` seconds, so
+        that a pool on a shared file also runs a dead process's jobs."""
+        if self._closing.wait(timeout):
+            return
+        now = time.monotonic()
+        if now >= self._next_recovery:
+            self._next_recovery = now + self.lease / 3
+            if self.recover_expired():
+                log.info("sqlite storage %r took back jobs whose lease ran out", self.path)
 
     def recover_expired(self) -> int:
         """Put back to pending the running jobs whose owner's lease has run out.

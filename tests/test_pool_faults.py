@@ -387,24 +387,34 @@ def test_ctrl_c_while_waiting_for_room_or_in_stop_leaves_a_queue_that_stops() ->
         queue.submit_job("email")
         queue.submit_job("email")
 
-        def press_ctrl_c_when(predicate):
+        def press_ctrl_c_when(predicate, felt):
+            # Pressed again until felt: a signal that lands just before the main thread
+            # blocks is only handled when the block ends (CPython checks for signals
+            # between bytecodes, not just before it sleeps in a lock).
             def run():
                 while not predicate():
                     pass
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                while True:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                    if felt.wait(0.5):
+                        return
             threading.Thread(target=run, daemon=True).start()
 
-        press_ctrl_c_when(lambda: queue.statistics().waiting_for_room == 1)
+        felt = threading.Event()
+        press_ctrl_c_when(lambda: queue.statistics().waiting_for_room == 1, felt)
         try:
             queue.submit_job("email")
         except KeyboardInterrupt:
+            felt.set()
             print("submit interrupted")
         print(sorted(job.status.value for job in queue.storage.list_jobs()))
 
-        press_ctrl_c_when(lambda: queue.statistics().state.value == "stopping")
+        felt = threading.Event()
+        press_ctrl_c_when(lambda: queue.statistics().state.value == "stopping", felt)
         try:
             queue.stop()
         except KeyboardInterrupt:
+            felt.set()
             print("stop interrupted")
         gate.set()
         report = queue.stop()

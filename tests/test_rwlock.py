@@ -497,10 +497,17 @@ def writer():
         holding.set()
         release.wait()
 
+felt = threading.Event()
+
 def press_ctrl_c_once_waiting():
     while lock.statistics().{waiting} == 0:
         time.sleep(0)
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    # Again until felt: a signal that lands just before the main thread blocks is
+    # handled only when the block ends (CPython checks between bytecodes).
+    while True:
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        if felt.wait(0.5):
+            return
 
 holder = threading.Thread(target=writer)
 holder.start()
@@ -510,6 +517,7 @@ try:
     lock.acquire_{mode}()
     print("not interrupted")
 except KeyboardInterrupt:
+    felt.set()
     print("interrupted")
 print(lock.statistics())
 release.set()
