@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from goqueue import Job, JobNotFound, JobStatus, JobStorage, MemoryStorage
+from goqueue import Job, JobNotFound, JobStatus, JobStorage, MemoryStorage, PendingJob
 
 
 def as_dict(job: Job) -> dict[str, Any]:
@@ -280,3 +280,21 @@ def test_memory_storages_share_nothing() -> None:
     assert second.get_job(job.id) is None
     assert len(first) == 1 and len(second) == 0
     assert repr(first) == "<MemoryStorage jobs=1>"
+
+
+def test_list_pending_names_the_pending_jobs_oldest_first_without_payloads(
+    storage: JobStorage,
+) -> None:
+    due = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    first, done, retry, last = (make_job() for _ in range(4))
+    retry = dataclasses.replace(retry, next_attempt_at=due)
+    for job in (first, done, retry, last):
+        storage.save_job(job)
+    storage.claim_job(done.id)
+    assert storage.list_pending() == [
+        PendingJob(first.id, "email", None),
+        PendingJob(retry.id, "email", due),
+        PendingJob(last.id, "email", None),
+    ]
+    [entry] = [entry for entry in storage.list_pending() if entry.id == retry.id]
+    assert entry.next_attempt_at is not None and entry.next_attempt_at.tzinfo is not None
