@@ -1,7 +1,7 @@
 """A re-enactment, in Python, of how the Go tutorial's worker pool shuts down.
 
 **This models Go's semantics; it does not run Go, and goqueue's own pool does not work this
-way.** It exists so notebook 02 can count what the Go original loses.
+way.** It exists to count what the Go original loses on a stop.
 
 The Go code (``../shared/seed/step10-worker-pool.md``)::
 

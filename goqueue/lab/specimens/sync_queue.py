@@ -3,8 +3,8 @@
 Before the worker pool (step 10), the Go tutorial's queue did all its work in the caller's
 goroutine: ``SubmitJob`` saved the job, looked up the handler, called the processor and only
 then returned. ``SyncQueue`` is that queue, built from the real ``goqueue`` parts
-(``Job``, ``Registry``, ``MemoryStorage``, ``JobProcessor``), so notebook 01 can time it
-and notebook 02 can show what the pool changes.
+(``Job``, ``Registry``, ``MemoryStorage``, ``JobProcessor``), so it can be timed and set
+beside the worker pool to show what the pool changes.
 
 It is single-threaded on purpose: one job at a time, in the thread that submits it. A job
 that fails with attempts left is retried at once, in the same call (the synchronous queue

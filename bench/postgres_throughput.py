@@ -1,0 +1,255 @@
+"""PostgresStorage: jobs/s with 1, 2, 4, 8 worker processes, and submit-to-start latency.
+
+Usage: ``python bench/postgres_throughput.py [--dsn DSN] [--jobs N] [--quick]``
+
+Without ``--dsn`` it starts a throw-away server of its own (``tests/pg.py``: a Unix socket,
+``fsync=off``), so the numbers measure goqueue and PostgreSQL's CPU work, not a disk.
+
+**Throughput.** For each kind of job (a no-op; a 10 ms wait) and each number of worker
+processes P, P ``python -m goqueue worker`` processes start on an empty schema and wait.
+Then N jobs are committed at once (one ``COPY`` and one ``NOTIFY``: the producer is not
+what is measured), and the clock runs until all N are ``completed`` in the table. No-op
+jobs run with 4 threads per process; 10 ms jobs with 64 threads in all (64 / P each), whose
+ideal is ``64 / 0.010`` jobs/s. The ratio to ideal for no-op jobs is to P times the
+one-process rate.
+
+**Latency.** One process with 4 threads on an idle queue; one job at a time is saved with
+``save_job`` (which sends the NOTIFY), and its handler notes when it starts. p50 and p95
+of start - save, over ``--latency-jobs`` jobs, each saved once the one before has finished.
+
+This file is also the workers' handler module (``register(queue)`` below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SLEEP = 0.010  # seconds of "work" in a 10 ms job
+
+
+# -- the workers' handlers --------------------------------------------------------------
+
+
+def register(queue: Any) -> None:
+    """Handlers for the worker processes: ``noop``, ``sleep`` (10 ms), ``latency``."""
+    latency_log = os.environ.get("GOQUEUE_BENCH_LATENCY")
+
+    def noop(ctx: Any, payload: Any) -> None:
+        return None
+
+    def sleep(ctx: Any, payload: Any) -> None:
+        time.sleep(SLEEP)
+
+    def latency(ctx: Any, payload: Any) -> None:
+        started = time.time()
+        if latency_log:
+            with open(latency_log, "a", encoding="utf-8") as out:
+                out.write(f"{payload['saved_at']!r} {started!r}\n")
+
+    queue.register_handler("noop", noop)
+    queue.register_handler("sleep", sleep)
+    queue.register_handler("latency", latency)
+
+
+# -- the measurements ---------------------------------------------------------------------
+
+
+def start_workers(
+    dsn: str, schema: str, processes: int, threads: int, env: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    """Start the worker processes; return once each has logged that it runs."""
+    command = [sys.executable, "-m", "goqueue", "worker", "--module", "postgres_throughput"]
+    logs = [Path(f"/tmp/goqueue-bench-{uuid.uuid4().hex[:8]}.log") for _ in range(processes)]
+    workers = []
+    for log in logs:
+        with log.open("wb") as out:
+            workers.append(
+                subprocess.Popen(
+                    [
+                        *command,
+                        "--workers",
+                        str(threads),
+                        "--schema",
+                        schema,
+                        "--log-level",
+                        "INFO",
+                    ],
+                    env=dict(env, GOQUEUE_DSN=dsn),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    deadline = time.monotonic() + 120
+    for log, worker in zip(logs, workers, strict=True):
+        while " workers on " not in log.read_text(encoding="utf-8"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start: {log.read_text(encoding='utf-8')}")
+            time.sleep(0.01)
+        log.unlink()
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(60)
+
+
+def load_jobs(conn: Any, schema: str, job_type: str, count: int) -> None:
+    """Commit *count* pending jobs at once (COPY, then one NOTIFY in the same transaction)."""
+    from goqueue import Job
+
+    columns = (
+        "id, type, payload, max_retry, status, attempts, error, created_at, updated_at,"
+        " next_attempt_at"
+    )
+    with conn.transaction():
+        with conn.cursor().copy(f"COPY {schema}.jobs ({columns}) FROM STDIN") as copy:
+            for _ in range(count):
+                job = Job(type=job_type)
+                copy.write_row(
+                    (
+                        job.id,
+                        job.type,
+                        "{}",
+                        1,
+                        "pending",
+                        0,
+                        None,
+                        job.created_at,
+                        job.updated_at,
+                        None,
+                    )
+                )
+        conn.execute(f"NOTIFY {schema}_jobs")
+
+
+def completed(conn: Any, schema: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {schema}.jobs WHERE status = 'completed'").fetchone()
+    return int(row[0])
+
+
+def throughput(
+    dsn: str, job_type: str, processes: int, threads: int, count: int, env: dict[str, str]
+) -> float:
+    """Jobs/s: *count* jobs of *job_type* through *processes* x *threads* workers."""
+    import psycopg
+
+    from goqueue import PostgresStorage
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    PostgresStorage(dsn, schema=schema).close()  # creates the tables
+    workers = start_workers(dsn, schema, processes, threads, env)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            started = time.perf_counter()
+            load_jobs(conn, schema, job_type, count)
+            deadline = time.monotonic() + 600
+            while completed(conn, schema) < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("jobs did not complete in 10 minutes")
+                time.sleep(0.005)
+            elapsed = time.perf_counter() - started
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        stop_workers(workers)
+    return count / elapsed
+
+
+def latency(dsn: str, jobs: int, env: dict[str, str]) -> list[float]:
+    """Seconds from save_job to the handler's start, on an idle queue."""
+    from goqueue import Job, JobStatus, PostgresStorage
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    log = Path(f"/tmp/goqueue-latency-{uuid.uuid4().hex[:8]}.log")
+    storage = PostgresStorage(dsn, schema=schema)
+    workers = start_workers(dsn, schema, 1, 4, dict(env, GOQUEUE_BENCH_LATENCY=str(log)))
+    try:
+        for _ in range(jobs):
+            job = Job(type="latency", payload={"saved_at": time.time()})
+            storage.save_job(job)
+            deadline = time.monotonic() + 30
+            while True:
+                stored = storage.get_job(job.id)
+                if stored is not None and stored.status is JobStatus.COMPLETED:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a latency job did not complete in 30 s")
+                time.sleep(0.002)
+            time.sleep(0.02)  # idle again: the feeder is back to waiting for a notice
+    finally:
+        stop_workers(workers)
+        storage.close()
+    pairs = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    log.unlink()
+    return [float(start) - float(saved) for saved, start in pairs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dsn", help="an existing database (default: start a throw-away one)")
+    parser.add_argument("--jobs", type=int, default=10_000, help="no-op jobs per run")
+    parser.add_argument("--sleep-jobs", type=int, default=6_000, help="10 ms jobs per run")
+    parser.add_argument("--latency-jobs", type=int, default=200)
+    parser.add_argument("--processes", default="1,2,4,8")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH")])
+    )
+    server = None
+    dsn = args.dsn
+    if dsn is None:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import pg
+
+        server = pg.TestServer().start()
+        dsn = server.dsn
+    results: dict[str, Any] = {
+        "when": datetime.now(timezone.utc).isoformat(),
+        "cpus": os.cpu_count(),
+    }
+    try:
+        counts = [int(p) for p in args.processes.split(",")]
+        print(f"{'jobs':<8}{'processes':>10}{'threads':>9}{'jobs/s':>10}{'ideal':>10}{'ratio':>8}")
+        single = None
+        for p in counts:
+            rate = throughput(dsn, "noop", p, 4, args.jobs, env)
+            single = single or rate
+            ideal = single * p
+            results[f"noop-{p}"] = rate
+            print(f"{'no-op':<8}{p:>10}{4:>9}{rate:>10.0f}{ideal:>10.0f}{rate / ideal:>8.0%}")
+        for p in counts:
+            threads = 64 // p
+            rate = throughput(dsn, "sleep", p, threads, args.sleep_jobs, env)
+            ideal = p * threads / SLEEP
+            results[f"sleep-{p}"] = rate
+            print(f"{'10 ms':<8}{p:>10}{threads:>9}{rate:>10.0f}{ideal:>10.0f}{rate / ideal:>8.0%}")
+        lat = sorted(latency(dsn, args.latency_jobs, env))
+        p50, p95 = statistics.median(lat), lat[int(len(lat) * 0.95) - 1]
+        results["latency_p50_ms"], results["latency_p95_ms"] = p50 * 1000, p95 * 1000
+        print(
+            f"submit-to-start latency, idle queue: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
+        )
+    finally:
+        if server is not None:
+            server.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
