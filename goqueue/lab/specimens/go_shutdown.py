@@ -3,7 +3,7 @@
 **This models Go's semantics; it does not run Go, and goqueue's own pool does not work this
 way.** It exists to count what the Go original loses on a stop.
 
-The Go code (``../shared/seed/step10-worker-pool.md``)::
+The Go code (the tutorial's step 10, the worker pool)::
 
     func (wp *WorkerPool) worker() {            func (wp *WorkerPool) Stop() {
         for {                                       wp.cancel()        // 1. ctx.Done() ready
