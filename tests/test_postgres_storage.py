@@ -117,23 +117,35 @@ def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting(
     assert claimed is not None and claimed.attempts == 1
 
 
-def test_list_pending_leaves_out_retries_not_due_and_is_bounded(
-    storage: PostgresStorage,
-) -> None:
+def test_a_full_batch_prefers_due_jobs_to_later_retries(storage: PostgresStorage) -> None:
     later = Job(type="a", next_attempt_at=datetime.now(timezone.utc) + timedelta(hours=1))
     due = Job(type="a", next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     fresh = Job(type="b")
     for job in (later, due, fresh):
         storage.save_job(job)
-    pending = storage.list_pending()
-    assert [(p.id, p.type) for p in pending] == [(due.id, "a"), (fresh.id, "b")]
-    assert pending[0].next_attempt_at == due.next_attempt_at
-    assert pending[1].next_attempt_at is None
-    for _ in range(PENDING_BATCH):
-        storage.save_job(Job(type="c"))
-    batch = storage.list_pending()
-    assert len(batch) == PENDING_BATCH
-    assert [p.id for p in batch[:2]] == [due.id, fresh.id]  # oldest first
+    assert [p.id for p in storage.list_pending()] == [later.id, due.id, fresh.id]
+    newer = [Job(type="c") for _ in range(PENDING_BATCH)]
+    for job in newer:
+        storage.save_job(job)
+    # 1,002 jobs are due: the batch is the oldest due ones, in saving order, and the
+    # retry that is not due yet waits outside it.
+    batch = [p.id for p in storage.list_pending()]
+    assert batch == [due.id, fresh.id] + [job.id for job in newer[:-2]]
+
+
+def test_list_pending_forgets_what_was_claimed_here_and_sees_new_saves(
+    storage: PostgresStorage, dsn: str, schema: str
+) -> None:
+    jobs = [Job(type="a") for _ in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    assert len(storage.list_pending()) == 3
+    assert storage.claim_job(jobs[0].id) is not None
+    assert storage.cancel_job(jobs[1].id) is not None
+    assert [p.id for p in storage.list_pending()] == [jobs[2].id]
+    newer = Job(type="a")
+    storage.save_job(newer)
+    assert {p.id for p in storage.list_pending()} == {jobs[2].id, newer.id}
 
 
 # -- leases ---------------------------------------------------------------------------
