@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 FAILURE_BOUND = 10.0  # seconds; only ever reached when the code under test is broken
+#: The bound for a whole heavy run (a subprocess, a million-operation hammer): seconds.
+SLOW_BOUND = 60.0
 
 
 def wait_until(predicate: Callable[[], bool]) -> None:

@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 import pytest
+from support import SLOW_BOUND
 
 from goqueue import JobContext, JobStatus, Queue, QueueClosed
 from goqueue.backoff import Constant
 
 SUBMITTERS, JOBS_EACH, WORKERS = 16, 1_000, 8
 MAX_RETRY = 3
-FAILURE_BOUND = 60.0  # seconds; only reached when the code under test is broken
 S = JobStatus
 TYPES = ("ok", "fail", "flaky")
 
@@ -78,7 +78,7 @@ def run_hammer(stop_after: int | None, drain: bool, seed: int) -> None:
     def stopper() -> None:
         assert stop_after is not None
         barrier.wait()
-        deadline = time.monotonic() + FAILURE_BOUND
+        deadline = time.monotonic() + SLOW_BOUND
         while True:
             stats = queue.statistics()
             if stats.completed + stats.failed >= stop_after or time.monotonic() > deadline:
@@ -96,7 +96,7 @@ def run_hammer(stop_after: int | None, drain: bool, seed: int) -> None:
         for thread in threads:
             thread.join()
         if stop_after is None:
-            queue.join(timeout=FAILURE_BOUND)
+            queue.join(timeout=SLOW_BOUND)
         reports.append(queue.stop(drain=drain))
 
     # Nothing lost, nothing stored twice, nothing extra.

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from faults import FaultyStorage
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, SLOW_BOUND, wait_until
 
 from goqueue import (
     JobContext,
@@ -35,7 +35,6 @@ from goqueue import (
 from goqueue.backoff import Constant
 
 S = JobStatus
-SUBPROCESS_BOUND = 60.0  # seconds; only reached when the code under test hangs
 
 
 def run_script(code: str) -> str:
@@ -44,7 +43,7 @@ def run_script(code: str) -> str:
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=SUBPROCESS_BOUND,
+        timeout=SLOW_BOUND,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

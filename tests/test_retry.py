@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from support import FAILURE_BOUND
+
 from goqueue import Job, JobContext, JobStatus, MemoryStorage, Queue
 from goqueue.backoff import Constant
-
-WAIT = 10.0  # seconds: a failure bound for every wait, never an ordering device
 
 
 class RecordingStorage(MemoryStorage):
@@ -53,7 +53,8 @@ class RecordingStorage(MemoryStorage):
         """Block until *job_id* has been stored with *status* at least *times* times."""
         with self.changed:
             seen = self.changed.wait_for(
-                lambda: [s for j, s in self.history if j == job_id].count(status) >= times, WAIT
+                lambda: [s for j, s in self.history if j == job_id].count(status) >= times,
+                FAILURE_BOUND,
             )
         assert seen, f"job {job_id} never stored as {status} x{times}"
 
@@ -75,7 +76,7 @@ def test_a_failed_job_is_retried_until_it_succeeds() -> None:
     with Queue(workers=2, backoff=Constant(0)) as q:
         q.register_handler("flaky", failing_first(2, attempts))
         job = q.submit_job("flaky", max_retry=3)
-        done = q.wait(job.id, timeout=WAIT)
+        done = q.wait(job.id, timeout=FAILURE_BOUND)
     assert (done.status, done.attempts, done.error) == (JobStatus.COMPLETED, 3, None)
     assert attempts == [1, 2, 3]
 
@@ -85,7 +86,7 @@ def test_a_job_that_keeps_failing_ends_failed_after_max_retry_attempts() -> None
     with Queue(workers=2, backoff=Constant(0)) as q:
         q.register_handler("broken", failing_first(99, attempts))
         job = q.submit_job("broken", max_retry=4)
-        done = q.wait(job.id, timeout=WAIT)
+        done = q.wait(job.id, timeout=FAILURE_BOUND)
     assert (done.status, done.attempts) == (JobStatus.FAILED, 4)
     assert done.error == "ConnectionError: attempt 4 failed"
     assert attempts == [1, 2, 3, 4]
@@ -96,7 +97,7 @@ def test_status_path_is_processing_pending_processing() -> None:
     with Queue(workers=1, storage=storage, backoff=Constant(0)) as q:
         q.register_handler("flaky", failing_first(1))
         job = q.submit_job("flaky", max_retry=2)
-        q.wait(job.id, timeout=WAIT)
+        q.wait(job.id, timeout=FAILURE_BOUND)
     assert storage.statuses(job.id) == [
         JobStatus.PENDING,  # submitted
         JobStatus.PROCESSING,  # first attempt claimed
@@ -120,7 +121,7 @@ def test_next_attempt_at_records_when_the_retry_is_due() -> None:
         assert waiting.error == "ConnectionError: attempt 1 failed"
         assert waiting.next_attempt_at is not None
         due_in = (waiting.next_attempt_at - before).total_seconds()
-        assert 60 <= due_in < 60 + WAIT
+        assert 60 <= due_in < 60 + FAILURE_BOUND
         assert q.statistics().scheduled_retries == 1
     finally:
         report = q.stop(drain=False)
@@ -140,7 +141,7 @@ def test_a_worker_is_not_blocked_while_a_retry_waits() -> None:
         flaky = q.submit_job("flaky", max_retry=2)
         storage.wait_for_status(flaky.id, JobStatus.PENDING, times=2)
         quick = q.submit_job("quick")
-        assert q.wait(quick.id, timeout=WAIT).status is JobStatus.COMPLETED
+        assert q.wait(quick.id, timeout=FAILURE_BOUND).status is JobStatus.COMPLETED
         assert q.get_job(flaky.id).status is JobStatus.PENDING
     finally:
         report = q.stop(drain=False)
@@ -182,7 +183,7 @@ def test_the_policy_gets_the_number_of_attempts_made() -> None:
     with Queue(workers=1) as q:
         q.register_handler("flaky", failing_first(3), backoff=policy)
         job = q.submit_job("flaky", max_retry=5)
-        assert q.wait(job.id, timeout=WAIT).status is JobStatus.COMPLETED
+        assert q.wait(job.id, timeout=FAILURE_BOUND).status is JobStatus.COMPLETED
     assert calls == [1, 2, 3]
 
 
@@ -210,7 +211,7 @@ def test_stop_with_a_timeout_reports_the_retries_it_gave_up_on() -> None:
         for job in waiting:
             storage.wait_for_status(job.id, JobStatus.PENDING, times=2)
         quick = q.submit_job("quick")
-        q.wait(quick.id, timeout=WAIT)
+        q.wait(quick.id, timeout=FAILURE_BOUND)
     finally:
         report = q.stop(drain=True, timeout=0.1)
     assert report.drained is False
@@ -225,7 +226,7 @@ def test_stop_without_drain_cancels_a_retry_that_fails_while_stopping() -> None:
 
     def slow_then_fail(ctx: JobContext, payload: Any) -> None:
         started.set()
-        assert ctx.cancelled.wait(WAIT), "stop(drain=False) never set ctx.cancelled"
+        assert ctx.cancelled.wait(FAILURE_BOUND), "stop(drain=False) never set ctx.cancelled"
         raise ConnectionError("gave up")
 
     q = Queue(workers=1, backoff=Constant(0))
@@ -233,7 +234,7 @@ def test_stop_without_drain_cancels_a_retry_that_fails_while_stopping() -> None:
     q.start()
     try:
         job = q.submit_job("slow", max_retry=3)
-        assert started.wait(WAIT)
+        assert started.wait(FAILURE_BOUND)
     finally:
         report = q.stop(drain=False)
     final = q.get_job(job.id)
@@ -256,6 +257,6 @@ def test_many_jobs_retrying_at_once_each_end_completed_once() -> None:
     with Queue(workers=4, backoff=Constant(0.001)) as q:
         q.register_handler("mixed", handler)
         jobs = [q.submit_job("mixed", {"fail": n % 3}, max_retry=3) for n in range(150)]
-        q.join(timeout=WAIT * 3)
+        q.join(timeout=FAILURE_BOUND * 3)
     assert sorted(completions) == sorted(job.id for job in jobs)
     assert [q.get_job(job.id).attempts for job in jobs] == [n % 3 + 1 for n in range(150)]

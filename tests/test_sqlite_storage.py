@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from support import SLOW_BOUND
 
 from goqueue import (
     Job,
@@ -25,8 +26,6 @@ from goqueue import (
     StorageBusy,
 )
 from goqueue.sqlite_storage import INTERRUPTED
-
-WAIT = 30.0  # seconds: a failure bound, never an ordering device
 
 
 def raw(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
@@ -128,7 +127,7 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
 
 def test_a_write_waits_for_another_connection_then_gives_up(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
-    patient = SQLiteStorage(path, timeout=WAIT)
+    patient = SQLiteStorage(path, timeout=SLOW_BOUND)
     hasty = SQLiteStorage(path, timeout=0.05)
     other = sqlite3.connect(path, isolation_level=None)
     try:
@@ -181,8 +180,8 @@ def test_a_queue_on_sqlite_picks_up_pending_and_scheduled_jobs(tmp_path: Path) -
     q.register_handler("work", lambda ctx, payload: ran.append(ctx.job_id))
     q.start()
     try:
-        assert q.wait(pending.id, timeout=WAIT).status is JobStatus.COMPLETED
-        assert q.wait(crashed.id, timeout=WAIT).attempts == 2
+        assert q.wait(pending.id, timeout=SLOW_BOUND).status is JobStatus.COMPLETED
+        assert q.wait(crashed.id, timeout=SLOW_BOUND).attempts == 2
         assert q.get_job(scheduled.id).status is JobStatus.PENDING
         stats = q.statistics()
         assert (stats.submitted, stats.scheduled_retries) == (3, 1)
@@ -225,7 +224,7 @@ def test_32_workers_and_many_jobs_never_see_database_is_locked(
         finally:
             for thread in threads:
                 thread.join()
-            q.join(timeout=WAIT * 2)
+            q.join(timeout=SLOW_BOUND * 2)
             report = q.stop()
     ids = sorted(job_id for mine in submitted for job_id in mine)
     assert report.drained is True
@@ -273,7 +272,7 @@ def test_two_processes_claiming_the_same_jobs_claim_each_exactly_once(tmp_path: 
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        outputs = [proc.communicate(timeout=WAIT)[0] for proc in procs]
+        outputs = [proc.communicate(timeout=SLOW_BOUND)[0] for proc in procs]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -314,7 +313,7 @@ class PausingStorage(SQLiteStorage):
         super().save_job(job)
         if self.scanning.is_set():  # a submit during the scan
             self.saved.set()
-            assert self.scanned.wait(WAIT)  # count the job only after the scan has seen it
+            assert self.scanned.wait(SLOW_BOUND)  # count the job only after the scan has seen it
 
 
 def test_a_job_submitted_while_start_reads_the_backlog_runs_once_or_is_refused(
@@ -329,14 +328,14 @@ def test_a_job_submitted_while_start_reads_the_backlog_runs_once_or_is_refused(
     starter = threading.Thread(target=q.start)
     starter.start()
     try:
-        assert storage.scanning.wait(WAIT)  # start() is reading the backlog
+        assert storage.scanning.wait(SLOW_BOUND)  # start() is reading the backlog
         try:
             submitted = [q.submit_job("work").id]
         except QueueStateError:  # refused: the pool is not running yet
             submitted = []
     finally:
         starter.join()
-    q.join(timeout=WAIT)
+    q.join(timeout=SLOW_BOUND)
     report = q.stop()
     stored = storage.list_jobs()
     storage.close()
