@@ -270,13 +270,15 @@ class WorkerPool:
         block: bool = True,
         timeout: float | None = None,
     ) -> None:
-        """Save *job* and hand its id to the workers, first waiting for room if full.
+        """Save *job* and hand its id to the workers, waiting for room if the buffer is full.
 
-        Room in the buffer is reserved *before* the job is saved, so a submit that gives
-        up (``QueueFull``, ``QueueClosed``, an interrupt while waiting) has stored
-        nothing. A submit from one of this pool's own workers (a handler submitting a
-        follow-up job) never waits: if the buffer is full, the job waits in the retry
-        schedule until there is room.
+        With no *timeout*, a full buffer is waited on after the job is saved, as a send
+        on a full Go channel waits: the job is then accepted, and a ``stop()`` meanwhile
+        drains or cancels it like any other; Ctrl-C while waiting cancels it. With a
+        *timeout* (or ``block=False``) room is reserved *before* the save, so a submit
+        that gives up with ``QueueFull`` has stored nothing. A submit from one of this
+        pool's own workers (a handler submitting a follow-up job) never waits: if the
+        buffer is full, the job waits in the retry schedule until there is room.
 
         Args:
             job: the job; saved as it is (PENDING).
@@ -473,8 +475,12 @@ class WorkerPool:
     def stop(self, drain: bool = True, timeout: float | None = None) -> ShutdownReport:
         """Stop accepting jobs, finish or cancel the accepted ones, and stop the threads.
 
-        Safe to call from any thread, concurrently, again after an interrupt, and from a
-        signal handler; each call returns once the pool is stopped.
+        Safe to call from any thread, concurrently, and again after an interrupt; each
+        call returns once the pool is stopped. From a signal handler too: if the handler
+        interrupted this queue's own ``submit_job``, ``get_job`` or ``wait`` on the same
+        thread, waiting there could wait for ever (the interrupted call may hold a lock
+        the workers need), so the stop goes on in a thread of its own and this call
+        returns at once with ``finished=False``.
 
         Args:
             drain: True (the default) runs every accepted job to COMPLETED or FAILED,
