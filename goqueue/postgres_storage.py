@@ -384,7 +384,6 @@ class PostgresStorage(JobStorage):
             self._pending.pop(job_id, None)
         row = self._one(self._sql.claim, (_now(), self.owner, self.lease, job_id))
         if row is None:
-            self._pending_changed()  # lost, or gone: list_pending's reading is stale
             return None
         if self._heartbeat is None:
             self._start_heartbeat()
@@ -425,9 +424,8 @@ class PostgresStorage(JobStorage):
         first, then the retries that are not due yet, soonest first, so that a crowd of
         far-off retries never hides jobs that could run now; the batch itself is in the
         order the jobs were saved. The table is read again once ``PENDING_REFRESH``
-        seconds have passed, a NOTIFY said new jobs came (``wait_for_jobs``), this
-        storage saved a pending job, or one of its claims lost to another host (the
-        reading is out of date); in between, the last reading is returned, less the
+        seconds have passed, a NOTIFY said new jobs came (``wait_for_jobs``) or this
+        storage saved a pending job; in between, the last reading is returned, less the
         jobs claimed or cancelled here since. A job may be listed that another host has
         claimed meanwhile: claims decide who runs what.
         """
