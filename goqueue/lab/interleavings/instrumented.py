@@ -91,13 +91,23 @@ class SharedDict(Shared, MutableMapping[K, V], Generic[K, V]):
         return run_step(Op(self, OpKind.LEN), lambda: len(self._data))
 
     def __iter__(self) -> Iterator[K]:
-        it = iter(self._data)
         if not steps.monitors:
-            yield from it
+            yield from self._data
             return
+        # The dict's own iterator is made inside the first step, not before it: a thread
+        # paused before its first step has not started iterating, so an insert that
+        # finishes meanwhile cannot make that step raise.
+        it: Iterator[K] | None = None
+
+        def step() -> K:
+            nonlocal it
+            if it is None:
+                it = iter(self._data)
+            return next(it)
+
         while True:
             try:
-                key = run_step(Op(self, OpKind.ITER), lambda: next(it))
+                key = run_step(Op(self, OpKind.ITER), step)
             except StopIteration:
                 return
             yield key

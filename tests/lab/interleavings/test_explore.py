@@ -178,6 +178,29 @@ def test_an_exception_in_a_thread_is_a_failure() -> None:
     assert failure.message == "reader raised RuntimeError: dictionary changed size during iteration"
 
 
+def test_only_an_insert_between_two_steps_of_an_iteration_makes_it_raise() -> None:
+    def reader(d: SharedDict[str, int]) -> None:
+        for _ in d:
+            pass
+
+    def writer(d: SharedDict[str, int]) -> None:
+        d["b"] = 2
+
+    threads = {"reader": reader, "writer": writer}
+    # The writer's insert first, then the whole iteration: a dict iterated after an insert
+    # has finished does not raise (the iterator is made by the reader's first step).
+    after = replay(lambda: SharedDict("d", {"a": 1}), threads, ["writer", "reader"])
+    assert after.status == "ok"
+    result = explore(lambda: SharedDict("d", {"a": 1}), threads)
+    failure = result.first_failure
+    assert failure is not None
+    assert [(s.thread, s.text) for s in failure.steps] == [
+        ("reader", "iterate d -> 'a'"),
+        ("writer", "write d['b'] = 2"),
+        ("reader", "iterate d raises RuntimeError"),
+    ]
+
+
 def test_same_input_same_output() -> None:
     def run() -> str:
         return str(explore(lambda: SharedVars(count=0), [bump, bump], lambda s: s.count == 2))
