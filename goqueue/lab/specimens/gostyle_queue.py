@@ -4,7 +4,8 @@ In the Go tutorial, ``SubmitJob`` stores a ``*Job`` in the storage, sends **the 
 pointer** down the channel and returns it to the caller; a worker then changes its status
 and attempts with no lock, while the caller may be reading them. The storage's map has
 a mutex, the registry has its ``RWMutex``, the tests pass, and the tutorial says "no race
-conditions detected": yet every field of the job races (``NOTES.md``, item 5).
+conditions detected": yet every field of the job races (defect 4 in the README's list of
+how goqueue differs from the Go original).
 
 ``GoStyleQueue`` is that design in a few lines, over instrumented objects so the race
 detector sees every access. ``GoStyleQueue(snapshots=True)`` is the same queue written the
