@@ -1,6 +1,6 @@
 """goqueue.lab: the race lab. Break the registry on purpose, measure, then fix it.
 
-The core package (``goqueue``) never imports this one. The lab is six wings, each a
+The core package (``goqueue``) never imports this one. The lab is seven wings, each a
 subpackage; this front re-exports what the notebooks and the benchmarks use, one group per
 wing (ARCHITECTURE.md draws them and the rules between them). Plotting and widget code
 import matplotlib and ipywidgets lazily, inside the functions that need them.
@@ -91,6 +91,10 @@ from goqueue.lab.measure.timing import (
 )
 
 # isort: split
+# -- exercises: a hint, a worked solution and a self-check for every lesson's exercises
+from goqueue.lab.exercises.catalog import check_answer, hint, solution
+
+# isort: split
 # -- widgets: notebook panels, the stepper's buttons, diagrams, source listings
 from goqueue.lab.widgets.diagrams import draw_state_machine, state_machine_edges
 from goqueue.lab.widgets.pool_panel import PoolPanel, pool_panel
@@ -151,6 +155,7 @@ __all__: list[str] = [
     "UnsafeRegistry",
     "best_of",
     "changed_lines",
+    "check_answer",
     "compare_locks",
     "count_in_threads",
     "cross_thread_error",
@@ -163,6 +168,7 @@ __all__: list[str] = [
     "go_stop_once",
     "hammer",
     "herd_schedule",
+    "hint",
     "ideal_seconds",
     "kill_mid_run",
     "locked_errors",
@@ -185,6 +191,7 @@ __all__: list[str] = [
     "replay",
     "replay_scenario",
     "show_switch_points",
+    "solution",
     "source_of",
     "speedups",
     "starvation_demo",
