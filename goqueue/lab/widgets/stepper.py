@@ -16,7 +16,7 @@ from typing import Any
 from goqueue.lab.interleavings.model import Scenario, ThreadsArg
 from goqueue.lab.interleavings.stepper import Stepper
 
-__all__ = ["StepperWidget"]
+__all__ = ["PLACEHOLDER", "StepperWidget"]
 
 _CSS = """<style>
 .gq-stepper pre {margin: 0; font-size: 12px; line-height: 1.35;}
@@ -160,4 +160,13 @@ class StepperWidget:
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.box._repr_mimebundle_(**kwargs)
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # What a saved notebook shows when the widget itself cannot be drawn (opened
+            # without running it): a note, not the ``VBox(children=...)`` repr.
+            bundle["text/plain"] = PLACEHOLDER
+        return bundle
+
+
+#: The text a notebook shows in place of the puzzle until its cell is run.
+PLACEHOLDER = "[the step-through puzzle appears here when you run this cell]"

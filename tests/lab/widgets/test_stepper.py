@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from goqueue.lab import SharedVars
-from goqueue.lab.widgets.stepper import StepperWidget
+from goqueue.lab.widgets.stepper import PLACEHOLDER, StepperWidget
 
 
 def bump(state: SharedVars) -> None:
@@ -56,5 +56,17 @@ def test_widget_next_walks_a_loaded_schedule() -> None:
         assert widget.next_button.disabled
         assert "invariant broken" in widget.banner.value
         assert "write count = 1" in widget.history.value
+    finally:
+        widget.stepper.close()
+
+
+def test_a_saved_notebook_shows_a_note_in_place_of_the_widget() -> None:
+    pytest.importorskip("ipywidgets")
+    widget = StepperWidget(setup, [bump, bump], check)
+    try:
+        bundle = widget._repr_mimebundle_()
+        assert bundle["text/plain"] == PLACEHOLDER
+        assert "VBox" not in bundle["text/plain"]
+        assert "application/vnd.jupyter.widget-view+json" in bundle
     finally:
         widget.stepper.close()
