@@ -34,6 +34,7 @@ from goqueue.lab.specimens.registries import (
 )
 from goqueue.lab.specimens.scenarios import SCENARIOS
 from goqueue.lab.specimens.sync_queue import SyncQueue
+from goqueue.lab.specimens.writer_preferring import WriterPreferringRWLock
 
 # isort: split
 # -- stress: hammer a registry from many threads, grade what each trial saw
@@ -56,9 +57,16 @@ from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, Shar
 from goqueue.lab.interleavings.stepper import Stepper
 
 # isort: split
-# -- measure: throughput, cores busy, locks, starvation, timing, retries, storage
+# -- measure: throughput, cores busy, locks, starvation and fairness, timing, retries, storage
 from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.measure.crash import CrashResult, kill_mid_run
+from goqueue.lab.measure.fairness import (
+    FairnessComparison,
+    FairnessRow,
+    ReaderStarvationResult,
+    compare_fairness,
+    reader_starvation_demo,
+)
 from goqueue.lab.measure.lock_probe import LockProbe, probe_behind_waiting_writer, probe_lock
 from goqueue.lab.measure.lock_results import Crossover, LockComparison, LockRow
 from goqueue.lab.measure.locks import compare_locks
@@ -114,6 +122,8 @@ __all__: list[str] = [
     "Crossover",
     "Execution",
     "ExploreResult",
+    "FairnessComparison",
+    "FairnessRow",
     "GoJob",
     "GoShutdownStats",
     "GoStopOutcome",
@@ -132,6 +142,7 @@ __all__: list[str] = [
     "RaceDetector",
     "RacePanel",
     "ReaderPreferringRWLock",
+    "ReaderStarvationResult",
     "RegistryStatistics",
     "Scenario",
     "SharedDict",
@@ -153,9 +164,11 @@ __all__: list[str] = [
     "TimingRow",
     "TrialResult",
     "UnsafeRegistry",
+    "WriterPreferringRWLock",
     "best_of",
     "changed_lines",
     "check_answer",
+    "compare_fairness",
     "compare_locks",
     "count_in_threads",
     "cross_thread_error",
@@ -187,6 +200,7 @@ __all__: list[str] = [
     "probe_lock",
     "race_detector",
     "race_panel",
+    "reader_starvation_demo",
     "record_attempts",
     "replay",
     "replay_scenario",

@@ -94,9 +94,11 @@ class SharedLock(Shared):
 class SharedRWLock(RWLock, Shared):
     """A ``goqueue.RWLock`` whose acquires and releases are steps.
 
-    It is a real ``RWLock`` (so ``goqueue.Registry`` accepts it) with the same
-    writer-preferring policy: under the explorer, a reader may take a free lock, or join
-    the readers inside unless a writer is waiting for them to leave.
+    It is a real ``RWLock`` (so ``goqueue.Registry`` accepts it) with the same policy,
+    Go's ``sync.RWMutex``'s: a waiting writer holds new readers back, and a leaving writer
+    lets in the readers waiting at that moment before the next writer. Under the explorer,
+    a reader may take a free lock, or join the readers inside unless a writer is waiting
+    for them to leave.
     """
 
     def __init__(self, name: str = "lock") -> None:

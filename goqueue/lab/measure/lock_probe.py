@@ -120,9 +120,10 @@ def probe_lock(lock: Any) -> LockProbe:
 def probe_behind_waiting_writer(lock: Any) -> LockProbe:
     """Probe a readers-writer lock while one reader is inside and a writer waits for it.
 
-    The moment that shows a fairness policy: a writer-preferring lock (``goqueue.RWLock``)
-    keeps the new reader out so the writer goes next; a reader-preferring one lets it in,
-    and a stream of such readers can keep the writer out for ever. A reader thread takes
+    The moment that shows a fairness policy: a lock whose waiting writer holds readers
+    back (``goqueue.RWLock``, as Go's ``sync.RWMutex``) keeps the new reader out so the
+    writer goes next; a reader-preferring one lets it in, and a stream of such readers
+    can keep the writer out for ever. A reader thread takes
     the read lock, a writer thread asks for the write lock, and once the lock's
     ``statistics()`` counts the writer as waiting, ``probe_lock`` asks. Then the reader
     leaves, the writer gets in and out, and both threads are joined: the lock is left free.

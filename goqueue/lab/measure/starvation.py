@@ -3,9 +3,12 @@
 A readers-writer lock has to choose what happens when a writer is waiting and another
 reader arrives. A **reader-preferring** lock lets the reader in (the lock is only read,
 after all), so as long as readers keep overlapping, the lock is never free and the writer
-waits for ever: it *starves*. ``goqueue.RWLock``, like Go's ``sync.RWMutex``, is
-**writer-preferring**: once a writer waits, new readers queue behind it, the readers inside
-finish, and the writer gets in.
+waits for ever: it *starves*. ``goqueue.RWLock`` follows Go's ``sync.RWMutex``: once a
+writer waits, new readers queue behind it, the readers inside finish, and the writer gets
+in. (Go's policy is not plain writer preference: a leaving writer lets in the readers
+waiting at that moment before the next writer, so readers cannot starve either;
+``goqueue.lab.measure.fairness`` measures that side, and the naive writer-preferring lock
+that does starve readers.)
 
 ``ReaderPreferringRWLock`` (in ``goqueue.lab.specimens.reader_preferring``) is the other policy,
 kept for contrast only (the registry never uses it). ``starvation_demo`` runs a stream

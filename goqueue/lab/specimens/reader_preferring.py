@@ -34,9 +34,9 @@ class ReaderPreferringRWLock:
     Policy: **reader-preferring.** A waiting writer does not hold new readers back; it gets
     in only when no reader at all is inside. So a steady stream of overlapping readers
     starves a writer for as long as the stream lasts. It exists in the lab to show that;
-    ``goqueue.RWLock`` (writer-preferring) is the one to use. Same methods and the same
-    refusals as ``goqueue.RWLock``, except that nested read locks are always allowed (no
-    writer can be let in between them).
+    ``goqueue.RWLock`` (Go's policy: neither side starves) is the one to use. Same methods
+    and the same refusals as ``goqueue.RWLock``, except that nested read locks are always
+    allowed (no writer can be let in between them).
 
     >>> lock = ReaderPreferringRWLock()
     >>> with lock.read_lock():
