@@ -32,7 +32,16 @@ TESTS = ROOT / "tests" / "lab"
 
 #: The wings, lowest first: a wing may import only the wings before it. exercises, widgets
 #: and cli come last and no wing imports them.
-WING_ORDER = ("interleavings", "specimens", "measure", "stress", "exercises", "widgets", "cli")
+WING_ORDER = (
+    "interleavings",
+    "specimens",
+    "measure",
+    "stress",
+    "game",
+    "exercises",
+    "widgets",
+    "cli",
+)
 TOP_WINGS = ("exercises", "widgets", "cli")
 
 
