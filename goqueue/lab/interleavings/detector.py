@@ -2,8 +2,11 @@
 
 Two accesses to the same place *race* when at least one is a write and nothing orders
 them: no lock released by one thread and then taken by the other, no thread start or
-join, no queue put and get between them. The detector keeps a *vector clock* per thread
-(how far it knows each other thread has got) and per lock and queue, and a shadow record
+join, no queue put and get, no event set and waited for, no notify and woken wait, no
+semaphore release and acquire, no barrier between them (each step names the edges it
+makes: ``Op.releases``, ``Op.acquires``, and a queue's ``Op.tag``). The detector keeps a
+*vector clock* per thread (how far it knows each other thread has got) and per
+synchronisation channel, and a shadow record
 of the last write and the reads since at every place it has seen accessed. An access
 that is not ordered after a conflicting earlier one is reported, **whether or not the
 run happened to go wrong**: a run where every update survived can still race.
@@ -45,7 +48,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.interleavings.shared_locks import SharedRWLock
 from goqueue.lab.interleavings.steps import (
     STRUCTURE,
     Monitor,
@@ -180,7 +182,7 @@ class RaceDetector(Monitor):
         self._numbers = 0
         self._shadow: dict[tuple[int, object], _Shadow] = {}
         self._keep: dict[int, Shared] = {}  # keeps ids in _shadow from being reused
-        self._sync: dict[tuple[int, str], Clock] = {}  # lock or queue -> released clock
+        self._sync: dict[tuple[int, str], Clock] = {}  # (id, channel) -> published clock
         self._seen: set[tuple[object, ...]] = set()
         self._patched: dict[str, Callable[..., Any]] = {}
 
@@ -242,20 +244,22 @@ class RaceDetector(Monitor):
     # -- the Monitor side --------------------------------------------------------------
 
     def before(self, op: Op) -> None:
-        kind = op.kind
-        if kind is OpKind.RELEASE:
+        releases = op.releases
+        if releases:
             me = self._me()
-            key = (id(op.obj), "read" if op.mode == "read" else "write")
             with self._mutex:
-                if op.mode == "read":
-                    _join(self._sync.setdefault(key, {}), me.clock)
-                else:
-                    self._sync[key] = dict(me.clock)
-                self._keep[id(op.obj)] = op.obj
+                sync, clock = self._sync, me.clock
+                for obj, channel in releases:
+                    published = sync.get((id(obj), channel))
+                    if published is None:
+                        sync[(id(obj), channel)] = dict(clock)
+                    else:
+                        _join(published, clock)
+                    self._keep[id(obj)] = obj
             me.clock[me.number] += 1
-        elif kind is OpKind.PUT:
+        if op.kind is OpKind.PUT or op.kind is OpKind.GET:
             me = self._me()
-            op.tag = dict(me.clock)  # travels with the item to the thread that gets it
+            op.tag = dict(me.clock)  # travels with the item (put) or the room it makes (get)
             me.clock[me.number] += 1
 
     def after(self, op: Op) -> None:
@@ -263,19 +267,17 @@ class RaceDetector(Monitor):
         if write is None:
             if isinstance(op.result, BaseException) or op.result is False:
                 return  # nothing was taken
-            if op.kind is OpKind.GET:
-                if isinstance(op.tag, dict):
-                    _join(self._me().clock, op.tag)
-            elif op.kind is OpKind.ACQUIRE:
-                me = self._me()
-                number = id(op.obj)
+            acquires = op.acquires
+            if acquires:
+                clock = self._me().clock
                 with self._mutex:
-                    clocks = [self._sync.get((number, "write"))]
-                    if op.mode == "write" or not isinstance(op.obj, SharedRWLock):
-                        clocks.append(self._sync.get((number, "read")))
-                    for clock in clocks:
-                        if clock:
-                            _join(me.clock, clock)
+                    for obj, channel in acquires:
+                        published = self._sync.get((id(obj), channel))
+                        if published:
+                            _join(clock, published)
+            tag = op.tag  # what the step received: the put of the item a get took, ...
+            if type(tag) is dict:
+                _join(self._me().clock, tag)
             return
         me = self._me()
         stack = self._stack(sys._getframe(2))

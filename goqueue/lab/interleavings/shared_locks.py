@@ -17,12 +17,14 @@ and the state column of a timeline.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from goqueue.lab.interleavings import steps
-from goqueue.lab.interleavings.steps import Op, OpKind, Shared, run_step, show
+from goqueue.lab.interleavings.steps import Edge, Op, OpKind, Shared, run_step, show
 from goqueue.rwlock import RWLock
 
 __all__ = ["SharedLock", "SharedQueue", "SharedRWLock"]
@@ -40,6 +42,7 @@ class SharedLock(Shared):
     def __init__(self, name: str = "lock") -> None:
         self._lock = threading.Lock()
         self._owner: str | None = None  # the holder's thread name; guarded by self._lock
+        self._edges: tuple[Edge, ...] = ((self, ""),)  # release -> acquire, for the detector
         super().__init__(name)
 
     def __repr__(self) -> str:
@@ -59,7 +62,7 @@ class SharedLock(Shared):
         if not steps.monitors:
             got = self._lock.acquire(blocking, timeout)
         else:
-            op = Op(self, OpKind.ACQUIRE, value=blocking)
+            op = Op(self, OpKind.ACQUIRE, value=blocking, acquires=self._edges)
             got = run_step(op, lambda: self._lock.acquire(blocking, timeout))
         if got:
             self._owner = threading.current_thread().name
@@ -70,7 +73,7 @@ class SharedLock(Shared):
         if not steps.monitors:
             self._release()
         else:
-            run_step(Op(self, OpKind.RELEASE), self._release)
+            run_step(Op(self, OpKind.RELEASE, releases=self._edges), self._release)
 
     def _release(self) -> None:
         owner, self._owner = self._owner, None
@@ -83,6 +86,23 @@ class SharedLock(Shared):
     def locked(self) -> bool:
         """Whether some thread holds the lock (not a step)."""
         return self._lock.locked()
+
+    def owned(self) -> bool:
+        """Whether the calling thread holds the lock (not a step)."""
+        return self._owner == threading.current_thread().name
+
+    def release_for_wait(self) -> None:
+        """Give the lock up inside a condition's wait step (not a step of its own).
+
+        Raises:
+            RuntimeError: the lock is not held.
+        """
+        self._release()
+
+    def acquire_after_wait(self) -> None:
+        """Take the lock back at the end of a condition's wait (not a step of its own)."""
+        self._lock.acquire()
+        self._owner = threading.current_thread().name
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -108,6 +128,11 @@ class SharedRWLock(RWLock, Shared):
         self._readers_model: dict[str, int] = {}
         self._writer_model: str | None = None
         self._wanting_write: list[str] = []  # threads waiting in acquire_write
+        # Happens-before channels: a write release publishes to "write", a read release
+        # to "read"; a reader comes after the last writer, a writer after everyone.
+        self._read_edges: tuple[Edge, ...] = ((self, "read"),)
+        self._write_edges: tuple[Edge, ...] = ((self, "write"),)
+        self._all_edges: tuple[Edge, ...] = ((self, "write"), (self, "read"))
         Shared.__init__(self, name)
 
     def __repr__(self) -> str:
@@ -141,7 +166,7 @@ class SharedRWLock(RWLock, Shared):
         if not steps.monitors:
             got = RWLock.acquire_read(self, timeout)
         else:
-            op = Op(self, OpKind.ACQUIRE, mode="read")
+            op = Op(self, OpKind.ACQUIRE, mode="read", acquires=self._write_edges)
             got = run_step(op, lambda: RWLock.acquire_read(self, timeout))
         if got:
             me = threading.current_thread().name
@@ -152,7 +177,8 @@ class SharedRWLock(RWLock, Shared):
         if not steps.monitors:
             self._release_read()
         else:
-            run_step(Op(self, OpKind.RELEASE, mode="read"), self._release_read)
+            op = Op(self, OpKind.RELEASE, mode="read", releases=self._read_edges)
+            run_step(op, self._release_read)
 
     def _release_read(self) -> None:
         RWLock.release_read(self)  # raises if this thread holds no read lock
@@ -170,7 +196,7 @@ class SharedRWLock(RWLock, Shared):
             if not steps.monitors:
                 got = RWLock.acquire_write(self, timeout)
             else:
-                op = Op(self, OpKind.ACQUIRE, mode="write")
+                op = Op(self, OpKind.ACQUIRE, mode="write", acquires=self._all_edges)
                 got = run_step(op, lambda: RWLock.acquire_write(self, timeout))
         finally:
             self._wanting_write.remove(me)
@@ -182,7 +208,8 @@ class SharedRWLock(RWLock, Shared):
         if not steps.monitors:
             self._release_write()
         else:
-            run_step(Op(self, OpKind.RELEASE, mode="write"), self._release_write)
+            op = Op(self, OpKind.RELEASE, mode="write", releases=self._write_edges)
+            run_step(op, self._release_write)
 
     def _release_write(self) -> None:
         RWLock.release_write(self)  # raises if this thread does not hold it
@@ -190,53 +217,153 @@ class SharedRWLock(RWLock, Shared):
 
 
 class SharedQueue(Shared, Generic[T]):
-    """A ``queue.Queue`` whose ``put`` and ``get`` are steps (and, for the race
-    detector, a happens-before edge from each put to the gets after it).
+    """A ``queue.Queue`` whose ``put`` and ``get`` are steps.
 
-    Under the explorer a blocking ``get`` waits until an item is there and a blocking
-    ``put`` until there is room; timeouts are ignored.
+    For the race detector it orders as Go orders a channel: each put before the get that
+    takes its item, and, in a queue of ``maxsize`` C > 0, the k-th get before the
+    (k + C)-th put (so a get from a full queue comes before the next put: ``maxsize=1``
+    works as a lock, as a Go channel of capacity 1 does). Under the explorer a blocking
+    ``get`` waits until an item is there and a blocking ``put`` until there is room;
+    timeouts are ignored (the explorer has no clock).
+
+    >>> jobs = SharedQueue("jobs", maxsize=1)
+    >>> jobs.put("a"); jobs.full(), jobs.snapshot()
+    (True, "['a']")
+    >>> jobs.put_nowait("b")
+    Traceback (most recent call last):
+    queue.Full
     """
 
     def __init__(self, name: str = "queue", maxsize: int = 0) -> None:
-        # (item, tag) pairs: the tag is what a monitor attached at put (the race
+        self.maxsize = maxsize
+        self._mutex = threading.Lock()
+        self._not_empty = threading.Condition(self._mutex)  # notified when an item is put
+        self._not_full = threading.Condition(self._mutex)  # notified when an item is taken
+        # All below guarded by self._mutex.
+        # (item, tag) pairs: the tag is what a monitor sent with the put (the race
         # detector's clock), handed back to the monitors at the get of that item.
-        self._queue: queue.Queue[tuple[T, object]] = queue.Queue(maxsize)
+        self._items: collections.deque[tuple[T, object]] = collections.deque()
+        # The tags of the gets whose room no put has taken yet: the (k + maxsize)-th
+        # put receives the k-th get's. Only for maxsize > 0; at most maxsize long.
+        # Invariant: len(_rooms) == _gets - max(0, _puts - maxsize).
+        self._rooms: collections.deque[object] = collections.deque()
+        self._puts = 0
         super().__init__(name)
 
     def __repr__(self) -> str:
         return f"<SharedQueue {self.name} {self.snapshot()}>"
 
     def snapshot(self) -> str:
-        with self._queue.mutex:
-            return show([item for item, _ in self._queue.queue])
+        with self._mutex:
+            return show([item for item, _ in self._items])
 
     def enabled(self, op: Op) -> bool:
         if op.kind is OpKind.GET and op.value:
-            return not self._queue.empty()
+            return bool(self._items)
         if op.kind is OpKind.PUT and op.mode == "block":
-            return not self._queue.full()
+            return not 0 < self.maxsize <= len(self._items)
         return True
 
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
-        """Put *item* in, as ``queue.Queue.put`` does."""
+        """Put *item* in, as ``queue.Queue.put`` does.
+
+        Raises:
+            queue.Full: no room (without blocking, or once *timeout* seconds passed).
+            ValueError: *timeout* is negative.
+        """
         if not steps.monitors:
-            self._queue.put((item, None), block, timeout)
+            self._put(item, None, block, timeout)
             return
         op = Op(self, OpKind.PUT, value=item, mode="block" if block else "")
-        run_step(op, lambda: self._queue.put((item, op.tag), block, timeout))
+
+        def put() -> None:
+            op.tag = self._put(item, op.tag, block, timeout)
+
+        run_step(op, put)
+
+    def put_nowait(self, item: T) -> None:
+        """``put(item, block=False)``."""
+        self.put(item, block=False)
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
-        """Take the oldest item out, as ``queue.Queue.get`` does."""
+        """Take the oldest item out, as ``queue.Queue.get`` does.
+
+        Raises:
+            queue.Empty: no item (without blocking, or once *timeout* seconds passed).
+            ValueError: *timeout* is negative.
+        """
         if not steps.monitors:
-            return self._queue.get(block, timeout)[0]
+            return self._get(None, block, timeout)[0]
         op = Op(self, OpKind.GET, value=block)
 
         def get() -> T:
-            item, op.tag = self._queue.get(block, timeout)
+            item, op.tag = self._get(op.tag, block, timeout)
             return item
 
         return run_step(op, get)
 
+    def get_nowait(self) -> T:
+        """``get(block=False)``."""
+        return self.get(block=False)
+
+    def _put(self, item: T, tag: object, block: bool, timeout: float | None) -> object:
+        """Append (item, tag) once there is room; return the tag of the get that made it."""
+        with self._not_full:
+            if self.maxsize > 0:
+                _wait(
+                    self._not_full,
+                    lambda: len(self._items) < self.maxsize,
+                    block,
+                    timeout,
+                    queue.Full,
+                )
+            self._items.append((item, tag))
+            room = None
+            if 0 < self.maxsize <= self._puts:
+                room = self._rooms.popleft()
+            self._puts += 1
+            self._not_empty.notify()
+            return room
+
+    def _get(self, tag: object, block: bool, timeout: float | None) -> tuple[T, object]:
+        """Take the oldest (item, tag) once there is one, leaving *tag* for a later put."""
+        with self._not_empty:
+            _wait(self._not_empty, lambda: bool(self._items), block, timeout, queue.Empty)
+            pair = self._items.popleft()
+            if self.maxsize > 0:
+                self._rooms.append(tag)
+            self._not_full.notify()
+            return pair
+
     def qsize(self) -> int:
         """The number of items waiting (not a step)."""
-        return self._queue.qsize()
+        with self._mutex:
+            return len(self._items)
+
+    def empty(self) -> bool:
+        """Whether no item is waiting (not a step)."""
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        """Whether a put would have to wait for room (not a step)."""
+        return 0 < self.maxsize <= self.qsize()
+
+
+def _wait(
+    cond: threading.Condition,
+    ready: Callable[[], bool],
+    block: bool,
+    timeout: float | None,
+    failure: type[Exception],
+) -> None:
+    """Wait on *cond* (held) until *ready*, as ``queue.Queue`` does, else raise *failure*."""
+    if not block:
+        if not ready():
+            raise failure
+    elif timeout is None:
+        while not ready():
+            cond.wait()
+    elif timeout < 0:
+        raise ValueError(f"timeout must be >= 0, got {timeout}")
+    elif not cond.wait_for(ready, timeout):
+        raise failure

@@ -31,7 +31,9 @@ __all__ = [
     "END",
     "FRAMEWORK_DIR",
     "MISSING",
+    "NO_EDGES",
     "STRUCTURE",
+    "Edge",
     "Monitor",
     "Op",
     "OpKind",
@@ -76,6 +78,15 @@ class OpKind(enum.Enum):
     RELEASE = "release"
     PUT = "put"
     GET = "get"
+    SET = "set"
+    CLEAR = "clear"
+    CHECK = "check"
+    WAIT = "wait"
+    WAKE = "wake"
+    NOTIFY = "notify"
+    ARRIVE = "arrive"
+    LEAVE = "leave"
+    BREAK = "break"
 
     __hash__ = object.__hash__  # Enum's hashes by name, in Python: too slow per step
 
@@ -89,6 +100,13 @@ _DATA_KINDS = frozenset(
     {OpKind.READ, OpKind.WRITE, OpKind.DELETE, OpKind.CONTAINS, OpKind.LEN, OpKind.ITER}
 )
 _WRITES = frozenset({OpKind.WRITE, OpKind.DELETE, OpKind.APPEND})
+
+#: A happens-before channel: (shared object, channel name). A step that *releases* it
+#: publishes everything its thread has done so far; a step that *acquires* it comes after
+#: everything published there before (``goqueue.lab.interleavings.detector``).
+Edge = tuple["Shared", str]
+#: No happens-before channel: the default of ``Op.releases`` and ``Op.acquires``.
+NO_EDGES: tuple[Edge, ...] = ()
 
 
 def show(value: object) -> str:
@@ -123,10 +141,26 @@ class Op:
         obj: the shared object. kind: an ``OpKind``. key: the dict key, list index or
         attribute name (``STRUCTURE`` for the whole container). value: what is written.
         result: what a read returned (set once the step has run). mode: ``"read"`` or
-        ``"write"`` for an ``RWLock``. thread: the name of the calling thread.
+        ``"write"`` for an ``RWLock``, or a note shown in brackets after the step.
+        thread: the name of the calling thread. releases, acquires: the happens-before
+        channels (``Edge``) the step publishes to and, unless it fails or returns False,
+        comes after. tag: what a monitor sends with the step (set in ``before``) and
+        the step hands back what it receives (a queue's put -> get), or None.
     """
 
-    __slots__ = ("insert", "key", "kind", "mode", "obj", "result", "tag", "thread", "value")
+    __slots__ = (
+        "acquires",
+        "insert",
+        "key",
+        "kind",
+        "mode",
+        "obj",
+        "releases",
+        "result",
+        "tag",
+        "thread",
+        "value",
+    )
 
     def __init__(
         self,
@@ -135,15 +169,19 @@ class Op:
         key: object = STRUCTURE,
         value: object = None,
         mode: str = "",
+        releases: tuple[Edge, ...] = NO_EDGES,
+        acquires: tuple[Edge, ...] = NO_EDGES,
     ) -> None:
         self.obj = obj
         self.kind = kind
         self.key = key
         self.value = value
         self.mode = mode
+        self.releases = releases
+        self.acquires = acquires
         self.result: object = None
         self.insert = False  # a write that adds a key (changes the structure too)
-        self.tag: object = None  # what a monitor attaches to a queue item (put -> get)
+        self.tag: object = None  # what a monitor sends with the step, then what it received
         self.thread = threading.current_thread().name
 
     @property
@@ -185,13 +223,39 @@ class Op:
             return f"release {name}{mode}"
         elif kind is OpKind.PUT:
             return f"put {show(self.value)} in {name}"
-        else:
+        elif kind is OpKind.GET:
             text = f"get from {name}"
+        else:
+            return self._describe_sync(with_result)
         if not with_result:
             return text
         result = self.result
         if isinstance(result, StopIteration) or result is END:
             return f"{text} -> end"
+        if isinstance(result, BaseException):
+            return f"{text} raises {type(result).__name__}"
+        return f"{text} -> {show(result)}"
+
+    def _describe_sync(self, with_result: bool) -> str:
+        """The text of an Event, Condition or Barrier step (``wait for ready -> True``)."""
+        name, kind, result = self.obj.name, self.kind, self.result
+        mode = f" ({self.mode})" if self.mode else ""
+        if kind is OpKind.SET or kind is OpKind.CLEAR or kind is OpKind.BREAK:
+            return f"{kind.value} {name}"
+        if kind is OpKind.ARRIVE:
+            return f"arrive at {name}"
+        if kind is OpKind.NOTIFY:
+            text = f"notify {name}{mode}"
+            if with_result and isinstance(result, list):
+                text += " -> woke " + ", ".join(result) if result else " -> no one waiting"
+            return text
+        if kind is OpKind.WAKE:
+            text = f"wake from {name}{mode}"
+            return f"{text} -> timed out" if with_result and result is None else text
+        text = {OpKind.CHECK: "check", OpKind.WAIT: "wait for"}.get(kind, kind.value)
+        text = f"{text} {name}{mode}"
+        if not with_result or (result is None and kind is OpKind.WAIT):
+            return text
         if isinstance(result, BaseException):
             return f"{text} raises {type(result).__name__}"
         return f"{text} -> {show(result)}"
