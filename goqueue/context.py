@@ -10,11 +10,6 @@ __all__ = ["JobContext"]
 class JobContext:
     """The first argument of every handler, like Go's ``ctx``. Read-only.
 
-    A plain class with ``__slots__`` and read-only properties rather than a frozen
-    dataclass: one is built for every job, and a frozen dataclass's ``__init__`` (which
-    sets each field through ``object.__setattr__``) cost about 5,000 interpreter
-    instructions per job, a noticeable share of a no-op job.
-
     Attributes:
         job_id: the id of the job being run.
         attempt: 1 for the first run, 2 for the first retry, and so on.
@@ -31,6 +26,9 @@ class JobContext:
     read-only
     """
 
+    # Slots and properties, not a frozen dataclass: one is built per job, and a frozen
+    # dataclass's __init__ (object.__setattr__ per field) cost about 5,000 interpreter
+    # instructions per job, a noticeable share of a no-op job.
     __slots__ = ("_attempt", "_cancelled", "_job_id")
 
     def __init__(self, job_id: str, attempt: int, cancelled: threading.Event) -> None:

@@ -75,8 +75,8 @@ class JobStatus(enum.Enum):
 
 _FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
-# Members as module constants for the code that runs on every job: on Python 3.11 looking
-# a member up on its class (``JobStatus.PENDING``) costs about 0.1 us, a global a tenth.
+# Globals for the members every job passes through: read faster than ``JobStatus.PENDING``
+# (with the pool's own, a no-op job's sequential cost fell from 9.9 to 9.0 us, 3.11).
 _PENDING = JobStatus.PENDING
 _PROCESSING = JobStatus.PROCESSING
 _COMPLETED = JobStatus.COMPLETED
@@ -220,12 +220,11 @@ def _describe(err: object) -> str:
     return f"{name}: {detail}"
 
 
+# slots=True: a fixed set of fields and no __dict__ make a job cheaper to build, copy and
+# store (a storage keeps one per job).
 @dataclass(eq=False, slots=True)
 class Job:
     """One unit of work: a type that picks the handler, and the payload it gets.
-
-    (``slots=True``: a job has a fixed set of fields and no ``__dict__``, which makes
-    building, copying and storing one cheaper; a storage keeps one per job.)
 
     ``max_retry`` is, as in the tutorial, the maximum number of *attempts* in total:
     ``max_retry=3`` runs the handler at most three times.
@@ -265,11 +264,11 @@ class Job:
         """A new pending job, built without ``__init__``: for ``Queue.submit_job`` only.
 
         The caller has checked *job_type* (``check_job_type``) and *max_retry*
-        (``check_max_retry``) and owns *payload* (a fresh copy). The dataclass
-        ``__init__`` with its default factories and the validation in ``__post_init__``
-        cost about as much again as this; it runs once per submitted job. Every field is
-        set; tests/test_job.py checks none is missed.
+        (``check_max_retry``) and owns *payload* (a fresh copy). Every field is set;
+        tests/test_job.py checks none is missed.
         """
+        # Runs once per submitted job: the dataclass __init__, with its default factories
+        # and __post_init__'s checks, cost about as much again as this.
         job = object.__new__(cls)
         job.type = job_type
         job.payload = payload

@@ -29,7 +29,7 @@ from .job import Job, JobStatus
 
 __all__ = ["JobStorage", "MemoryStorage", "PendingJob"]
 
-_PENDING = JobStatus.PENDING  # a global: faster than the class attribute on Python 3.11
+_PENDING = JobStatus.PENDING  # a global, as in goqueue.job: claim_job runs per job
 
 
 class PendingJob(NamedTuple):
