@@ -424,13 +424,15 @@ class PostgresStorage(JobStorage):
         first, then the retries that are not due yet, soonest first, so that a crowd of
         far-off retries never hides jobs that could run now; the batch itself is in the
         order the jobs were saved. The table is read again once ``PENDING_REFRESH``
-        seconds have passed, a NOTIFY said new jobs came (``wait_for_jobs``) or this
-        storage saved a pending job; in between, the last reading is returned, less the
-        jobs claimed or cancelled here since. A job may be listed that another host has
+        seconds have passed, a NOTIFY said new jobs came (``wait_for_jobs``), this
+        storage saved a pending job, or every job of the last reading was claimed or
+        cancelled here; in between, the last reading is returned, less the jobs
+        claimed or cancelled here since. A job may be listed that another host has
         claimed meanwhile: claims decide who runs what.
         """
         with self._pending_lock:
-            if time.monotonic() - self._pending_read_at < PENDING_REFRESH:
+            fresh = time.monotonic() - self._pending_read_at < PENDING_REFRESH
+            if fresh and self._pending:  # an empty reading is worth checking again
                 return list(self._pending.values())
         read_at = time.monotonic()
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
