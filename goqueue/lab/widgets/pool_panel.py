@@ -24,7 +24,7 @@ from typing import Any
 from goqueue import Queue
 from goqueue.lab.measure.timing import TimingRow, ideal_seconds, time_sleeping_jobs
 
-__all__ = ["PoolPanel", "pool_panel"]
+__all__ = ["PLACEHOLDER", "PoolPanel", "pool_panel"]
 
 
 def _ipython_display() -> Any:
@@ -87,8 +87,13 @@ class PoolPanel:
         self._lock = threading.Lock()
         self._queue: Queue | None = None  # guarded by self._lock: the queue being timed
 
-    def _ipython_display_(self) -> None:
-        _ipython_display()(self.widget)
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # What a saved notebook shows when the widget itself cannot be drawn (opened
+            # without running it): a note, not the ``VBox(children=...)`` repr.
+            bundle["text/plain"] = PLACEHOLDER
+        return bundle
 
     def _on_click(self, _button: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the result line already shows the failure
@@ -205,3 +210,7 @@ def pool_panel(jobs: int = 20, workers: int = 4, duration: float = 0.05) -> Pool
         A ``PoolPanel``; ``panel.run()`` runs once without a click.
     """
     return PoolPanel(jobs=jobs, workers=workers, duration=duration)
+
+
+#: The text a notebook shows in place of the pool panel until its cell is run.
+PLACEHOLDER = "[the pool panel appears here when you run this cell]"

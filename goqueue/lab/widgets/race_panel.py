@@ -26,20 +26,13 @@ from typing import Any
 from goqueue.lab.stress.hammer import HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Outcomes
 
-__all__ = ["REGISTRIES", "RacePanel", "race_panel"]
+__all__ = ["PLACEHOLDER", "REGISTRIES", "RacePanel", "race_panel"]
 
 #: The registries the panel offers: (button label, hammer target).
 REGISTRIES = (("unsafe", "unsafe"), ("locked", "locked"))
 
 #: Seconds between two joins of the run's thread while the button handler waits for it.
 POLL = 0.1
-
-
-def _ipython_display() -> Any:
-    """IPython's ``display`` (untyped, so returned as ``Any``)."""
-    import IPython.display
-
-    return IPython.display.display
 
 
 class RacePanel:
@@ -120,8 +113,13 @@ class RacePanel:
     def __repr__(self) -> str:
         return f"<RacePanel runs={len(self.history)} registry={self.registry.value!r}>"
 
-    def _ipython_display_(self) -> None:
-        _ipython_display()(self.widget)
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # What a saved notebook shows when the widget itself cannot be drawn (opened
+            # without running it): a note, not the ``VBox(children=...)`` repr.
+            bundle["text/plain"] = PLACEHOLDER
+        return bundle
 
     def _on_click(self, _button: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the result already shows the failure
@@ -213,3 +211,7 @@ def race_panel(
     return RacePanel(
         threads=threads, seconds=seconds, switch_interval=switch_interval, registry=registry
     )
+
+
+#: The text a notebook shows in place of the race panel until its cell is run.
+PLACEHOLDER = "[the race panel appears here when you run this cell]"

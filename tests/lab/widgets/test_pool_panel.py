@@ -106,3 +106,12 @@ def test_the_button_is_disabled_until_the_result_and_plot_are_shown() -> None:
 def test_jobs_must_be_positive() -> None:
     with pytest.raises(ValueError, match=r"^jobs must be >= 1, got 0$"):
         PoolPanel(jobs=0)
+
+
+def test_a_saved_notebook_shows_a_note_in_place_of_the_panel() -> None:
+    from goqueue.lab.widgets.pool_panel import PLACEHOLDER
+
+    bundle = pool_panel()._repr_mimebundle_()
+    assert bundle["text/plain"] == PLACEHOLDER
+    assert PLACEHOLDER.startswith("[the ") and "VBox" not in PLACEHOLDER
+    assert "application/vnd.jupyter.widget-view+json" in bundle

@@ -116,3 +116,12 @@ def test_the_switch_interval_starts_at_the_interpreters_own_exactly() -> None:
     panel = race_panel()
     assert panel.switch.value == sys.getswitchinterval()
     assert min(value for _, value in panel.switch.options) == 1e-6
+
+
+def test_a_saved_notebook_shows_a_note_in_place_of_the_panel() -> None:
+    from goqueue.lab.widgets.race_panel import PLACEHOLDER
+
+    bundle = race_panel()._repr_mimebundle_()
+    assert bundle["text/plain"] == PLACEHOLDER
+    assert PLACEHOLDER.startswith("[the ") and "VBox" not in PLACEHOLDER
+    assert "application/vnd.jupyter.widget-view+json" in bundle
