@@ -6,6 +6,7 @@ One ``argparse`` parser with a subcommand per module of this package:
   outcome table (``cli.race``);
 * ``explore``: every interleaving of a small scenario (``cli.explore``);
 * ``bench``: the throughput, lock and starvation tables (``cli.bench``).
+* ``play``: the scheduler game, level by level (``cli.play``).
 
 Each module provides ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Bad
 arguments print one line of usage and one error line and exit with status 2, as
@@ -19,14 +20,19 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from goqueue.lab.cli import bench, explore, race
+from goqueue.lab.cli import bench, explore, play, race
 
 __all__ = ["COMMANDS", "PROG", "build_parser", "main"]
 
 PROG = "python -m goqueue.lab"
 
 #: The subcommands: name -> module with ``HELP``, ``add_arguments`` and ``run``.
-COMMANDS: dict[str, ModuleType] = {"race": race, "bench": bench, "explore": explore}
+COMMANDS: dict[str, ModuleType] = {
+    "race": race,
+    "bench": bench,
+    "explore": explore,
+    "play": play,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
