@@ -181,6 +181,12 @@ class Attempt:
         execution = self.stepper.execution
         return execution is not None and execution.status == self.level.win
 
+    @property
+    def solved(self) -> bool:
+        """Whether the level counts as solved: won, or (for the level nothing can break)
+        played to the end."""
+        return self.won if self.level.breakable else self.finished
+
     def state(self) -> str:
         """The shared state now."""
         return self.stepper.state()
@@ -194,6 +200,8 @@ class Attempt:
         if self.won:
             what = self.stepper.banner()
             return f"you win in {steps} steps: {what}"
+        if execution.status == "ok" and not self.level.breakable:
+            return f"all threads finished after {steps} steps and nothing broke, as always here"
         if execution.status == "ok":
             return f"all threads finished after {steps} steps and nothing broke: try again"
         return f"over after {steps} steps, but not the way the goal asks: {execution.message}"
