@@ -137,7 +137,7 @@ class Solution:
     explanation: str
 
     def __str__(self) -> str:
-        code = "\n".join("    " + line for line in self.code.strip().splitlines())
+        code = "\n".join(("    " + line).rstrip() for line in self.code.strip().splitlines())
         return f"solution {self.key}:\n\n{code}\n\n{self.explanation.strip()}"
 
     def __repr__(self) -> str:
