@@ -17,8 +17,10 @@ start::
         queue.register_handler("email", send_email)
 
 Signals: ``SIGTERM`` drains (the jobs this host has taken on run to their end, no new
-ones are taken) and exits 0; ``SIGINT`` (Ctrl-C) cancels what has not started, tells the
-running handlers to stop (``ctx.cancelled``) and exits 130. A second signal exits at once;
+ones are taken) and exits 0. ``SIGINT`` (Ctrl-C) tells the running handlers to stop
+(``ctx.cancelled``) and exits 130; it also cancels, in the database and so for every host,
+the jobs this host had taken on but not started (``Queue.stop(drain=False)``): stop hosts
+with ``SIGTERM``. A second signal exits at once;
 the jobs still running then come back to the other hosts when their lease runs out.
 """
 
@@ -58,8 +60,9 @@ MODULE must define register(queue), called once before the workers start:
     def register(queue):
         queue.register_handler("email", send_email)
 
-SIGTERM drains (running and taken-on jobs finish) and exits 0; SIGINT cancels jobs
-not started, tells running handlers to stop, and exits 130. The DSN may also come from
+SIGTERM drains (running and taken-on jobs finish) and exits 0. SIGINT tells running
+handlers to stop and exits 130, and cancels (for every host) the jobs this host had
+taken on but not started. The DSN may also come from
 the environment variable GOQUEUE_DSN (keeps a password out of the process list).
 """
 
