@@ -7,6 +7,8 @@ so ``bench > results.txt`` keeps only the tables.
 
 The full run measures 1-32 workers and threads and takes about two minutes on two cores;
 ``--quick`` measures a small grid in a few seconds (for a smoke test or a class demo).
+Everything printed fits ``--width`` columns (80 by default): a table too wide for it is
+split into column groups. Ctrl-C stops the run (status 130); the tables already printed stay.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from goqueue.lab.cli.layout import add_width_argument, fit, terminal_width
 from goqueue.lab.measure.locks import compare_locks
 from goqueue.lab.measure.starvation import ReaderPreferringRWLock, starvation_demo
 from goqueue.lab.measure.throughput import measure_throughput
@@ -78,39 +81,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PARTS,
         help="run one part only: worker throughput, Lock vs RWLock, or writer starvation",
     )
+    add_width_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmarks that *args* ask for and print their tables.
 
     Args:
-        args: parsed options with ``quick`` (bool) and ``only`` (a part name or None).
+        args: parsed options with ``quick`` (bool), ``only`` (a part name or None) and
+            ``width`` (columns, or None for the terminal's, at most 80).
 
     Returns:
         The exit status: 0.
     """
     settings = QUICK if args.quick else FULL
     parts = PARTS if args.only is None else (args.only,)
+    width = getattr(args, "width", None) or terminal_width()
+
+    def show(text: str) -> None:
+        print(fit(text, width), end="\n\n", flush=True)
+
+    def progress(line: str) -> None:
+        print(fit(f"... {line}", width), file=sys.stderr, flush=True)
+
     started = time.monotonic()
     for part in parts:
-        _RUNNERS[part](settings, _progress)
+        _RUNNERS[part](settings, progress, show)
     print(f"bench finished in {time.monotonic() - started:.1f} s")
     return 0
 
 
-def _progress(line: str) -> None:
-    print(f"... {line}", file=sys.stderr, flush=True)
+_Show = Callable[[str], None]
 
 
-def _throughput(settings: BenchSettings, progress: Callable[[str], None]) -> None:
+def _throughput(settings: BenchSettings, progress: _Show, show: _Show) -> None:
     for job, jobs in (("io", None), ("cpu", settings.cpu_jobs), ("noop", settings.noop_jobs)):
         result = measure_throughput(
             settings.worker_counts, job, jobs=jobs, repeats=settings.repeats, progress=progress
         )
-        print(result.table(), end="\n\n", flush=True)
+        show(result.table())
 
 
-def _locks(settings: BenchSettings, progress: Callable[[str], None]) -> None:
+def _locks(settings: BenchSettings, progress: _Show, show: _Show) -> None:
     result = compare_locks(
         settings.thread_counts,
         settings.hold_times,
@@ -118,17 +130,17 @@ def _locks(settings: BenchSettings, progress: Callable[[str], None]) -> None:
         repeats=settings.repeats,
         progress=progress,
     )
-    print(result.table(), end="\n\n", flush=True)
+    show(result.table())
 
 
-def _starvation(settings: BenchSettings, progress: Callable[[str], None]) -> None:
+def _starvation(settings: BenchSettings, progress: _Show, show: _Show) -> None:
     for factory in (RWLock, ReaderPreferringRWLock):
         progress(f"starvation: one writer against a stream of readers, {factory.__name__}")
         result = starvation_demo(factory, seconds=settings.starvation_seconds)
-        print(f"writer starvation under {factory.__name__}", result, sep="\n", end="\n\n")
+        show(f"writer starvation under {factory.__name__}\n{result}")
 
 
-_RUNNERS: dict[str, Callable[[BenchSettings, Callable[[str], None]], None]] = {
+_RUNNERS: dict[str, Callable[[BenchSettings, _Show, _Show], None]] = {
     "throughput": _throughput,
     "locks": _locks,
     "starvation": _starvation,

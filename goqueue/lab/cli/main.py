@@ -10,7 +10,8 @@ One ``argparse`` parser with a subcommand per module of this package:
 
 Each module provides ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Bad
 arguments print one line of usage and one error line and exit with status 2, as
-``argparse`` does.
+``argparse`` does. Ctrl-C ends any subcommand with status 130 and one line, no traceback
+(``race`` prints the trials that finished first).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name.
 
     Returns:
-        The exit status: 0 on success, 2 on bad arguments, otherwise the subcommand's.
+        The exit status: 0 on success, 2 on bad arguments, 130 on Ctrl-C, otherwise the
+        subcommand's.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -77,5 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return _exit_code(exc)
     del args.parser
-    status: int = COMMANDS[args.command].run(args)
+    try:
+        status: int = COMMANDS[args.command].run(args)
+    except KeyboardInterrupt:
+        print(f"\n{PROG} {args.command}: interrupted", file=sys.stderr, flush=True)
+        return 130
     return status

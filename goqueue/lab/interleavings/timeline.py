@@ -8,6 +8,7 @@ this module imports nothing of the lab.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from html import escape
 from typing import Any, Protocol
@@ -47,8 +48,40 @@ def _verdict(execution: Timeline) -> str:
     return f"result: {execution.message}"
 
 
-def render_text(execution: Timeline) -> str:
-    """The timeline as a fixed-width table, then the verdict line."""
+def render_text(execution: Timeline, width: int | None = None) -> str:
+    """The timeline as a fixed-width table, then the verdict line.
+
+    Args:
+        execution: what to draw.
+        width: if given and the table is wider, one step per entry instead: its thread
+            and action on one line, the shared state after it below, wrapped at spaces
+            (never inside a word) to fit *width* columns.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    table = _render_table(execution)
+    if width is None or max(len(row) for row in table.split("\n")) <= width:
+        return table
+    return _render_narrow(execution, width)
+
+
+def _render_narrow(execution: Timeline, width: int) -> str:
+    name_width = max([len("thread"), *(len(n) for n in execution.threads)])
+    indent = " " * (6 + name_width + 2)
+    rows = [f"step  {'thread':<{name_width}}  action, then {STATE_HEADER}"]
+    wrapper = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=False)
+    for number, step in enumerate(execution.steps, 1):
+        wrapper.initial_indent = f"{number:>4}  {step.thread:<{name_width}}  "
+        wrapper.subsequent_indent = indent
+        rows += wrapper.wrap(step.text)
+        wrapper.initial_indent, wrapper.subsequent_indent = indent, indent + "  "
+        rows += wrapper.wrap("after: " + step.state)
+    rows.append(_verdict(execution))
+    return "\n".join(rows)
+
+
+def _render_table(execution: Timeline) -> str:
     names = list(execution.threads)
     widths = {name: len(name) for name in names}
     for step in execution.steps:

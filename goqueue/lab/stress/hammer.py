@@ -23,6 +23,7 @@ must agree exactly. Exceptions inside the threads are caught and counted, never 
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import threading
@@ -38,7 +39,7 @@ from goqueue.lab.specimens.registries import LockedRegistry, RegistryStatistics,
 from goqueue.lab.stress.outcomes import Outcomes, TrialResult
 from goqueue.registry import Handler, Registry
 
-__all__ = ["HammerProgress", "RegistryLike", "hammer"]
+__all__ = ["HammerInterrupted", "HammerProgress", "RegistryLike", "hammer"]
 
 # Share of each operation in a thread's mix (cumulative thresholds for random()).
 _REGISTER_NEW = 0.10
@@ -73,7 +74,8 @@ class HammerProgress:
         trial: the trial running (1-based), or the last one when ``done``.
         trials: trials in the run.
         operations: operations so far, the running trial included.
-        anomalies: forbidden events in the finished trials.
+        anomalies: forbidden events in the finished trials, plus the exceptions of the
+            running trial (its other anomalies are known only when it is judged).
         exceptions: exceptions raised so far, the running trial included.
         elapsed: seconds since the run started.
         done: True on the last call, after every thread was joined.
@@ -86,6 +88,21 @@ class HammerProgress:
     exceptions: int
     elapsed: float
     done: bool = False
+
+
+class HammerInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``hammer``: the trials that finished before it, graded.
+
+    A ``KeyboardInterrupt``, so code that does not know it stops as before; the trial that
+    was running is dropped (it was never judged).
+
+    Attributes:
+        outcomes: the graded ``Outcomes`` of the finished trials (possibly none).
+    """
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        super().__init__(f"interrupted after {len(outcomes.trials)} finished trial(s)")
+        self.outcomes = outcomes
 
 
 TARGETS: dict[str, Callable[[], RegistryLike]] = {
@@ -123,8 +140,8 @@ def _worker(
     barrier: threading.Barrier,
     deadlines: list[float],
     rng: random.Random,
-    seconds: float | None,
     iterations: int | None,
+    called_off: threading.Event,
 ) -> None:
     mine = _make_handler(index)
     snapshot: Callable[[], object] | None = getattr(registry, "handlers_snapshot", None)
@@ -133,16 +150,15 @@ def _worker(
     try:
         barrier.wait()
     except threading.BrokenBarrierError:
-        log.exceptions["BrokenBarrierError"] += 1
-        log.exception_count += 1
+        if not called_off.is_set():  # a start failed: not the registry's fault, but shown
+            log.exceptions["BrokenBarrierError"] += 1
+            log.exception_count += 1
         return
-    deadline = deadlines[0] if seconds is not None else 0.0
+    limit = sys.maxsize if iterations is None else iterations
     n = 0
-    while True:
-        if iterations is not None:
-            if n >= iterations:
-                break
-        elif n % 32 == 0 and time.monotonic() >= deadline:
+    while n < limit:
+        # deadlines[0] is the trial's end (inf with *iterations*); Ctrl-C moves it to -inf.
+        if n % 32 == 0 and time.monotonic() >= deadlines[0]:
             break
         n += 1
         roll = rng.random()
@@ -251,6 +267,9 @@ def hammer(
             with that API (``statistics()`` and ``handlers_snapshot()`` are used if present).
         threads: threads per trial, released together by a barrier.
         seconds: total run time, shared equally by the trials (ignored with *iterations*).
+            Starting threads counts: a trial whose threads are still starting when the
+            time is up is called off (no operations, graded ``INCONCLUSIVE``), and no
+            further trial starts, so the run has fewer trials than asked.
         iterations: if given, each thread makes exactly this many steps per trial.
         trials: how many fresh registries to hammer.
         switch_interval: if given, ``sys.setswitchinterval`` for the run (restored after).
@@ -265,6 +284,8 @@ def hammer(
     Raises:
         ValueError: a count or duration is not positive, or *target* names no registry.
         TypeError: *target* is neither a name nor a callable.
+        HammerInterrupted: Ctrl-C (a ``KeyboardInterrupt``); it carries the finished
+            trials. The running trial's threads are stopped and joined first.
     """
     name, factory = _resolve(target)
     if threads < 1:
@@ -278,24 +299,43 @@ def hammer(
     results: list[TrialResult] = []
     start = time.monotonic()
     old_interval = sys.getswitchinterval()
+    used_interval = old_interval
+
+    def graded() -> Outcomes:
+        return Outcomes(
+            target=name,
+            trials=tuple(results),
+            threads=threads,
+            seconds=seconds if iterations is None else None,
+            iterations=iterations,
+            elapsed=time.monotonic() - start,
+            switch_interval=used_interval,
+            seed=seed,
+            python_version=".".join(map(str, sys.version_info[:3])),
+            gil_enabled=gil_enabled(),
+        )
+
     try:
         if switch_interval is not None:
             sys.setswitchinterval(switch_interval)
         used_interval = sys.getswitchinterval()
         for trial in range(trials):
+            if iterations is None and trial and time.monotonic() >= start + seconds:
+                break  # the time is up: no further trial
             registry = factory()
             logs = [_ThreadLog() for _ in range(threads)]
             # Each trial gets an equal share of the time left, so the run as a whole takes
             # about *seconds* even though threads notice a deadline a little late.
-            per_trial = None
+            per_trial = math.inf
             if iterations is None:
                 per_trial = max(0.0, start + seconds - time.monotonic()) / (trials - trial)
-            deadlines = [0.0]  # set once, by the barrier's action, before any thread reads it
+            # deadlines[0]: set by the barrier's action before any thread reads it; -inf
+            # on Ctrl-C so the threads stop within 32 steps.
+            deadlines = [math.inf]
+            called_off = threading.Event()  # set: time ran out while threads were starting
 
-            def start_clock(
-                duration: float | None = per_trial, box: list[float] = deadlines
-            ) -> None:
-                box[0] = time.monotonic() + (duration or 0.0)
+            def start_clock(duration: float = per_trial, box: list[float] = deadlines) -> None:
+                box[0] = time.monotonic() + duration
 
             barrier = threading.Barrier(threads, action=start_clock)
             workers = [
@@ -308,8 +348,8 @@ def hammer(
                         barrier,
                         deadlines,
                         random.Random(f"{seed}/{trial}/{i}"),
-                        per_trial,
                         iterations,
+                        called_off,
                     ),
                     name=f"hammer-{trial}-{i}",
                     daemon=True,
@@ -318,12 +358,20 @@ def hammer(
             ]
             try:
                 for worker in workers:
+                    if iterations is None and time.monotonic() >= start + seconds:
+                        called_off.set()
+                        break
                     worker.start()
+                if called_off.is_set():
+                    barrier.abort()
                 for worker in workers:
                     while worker.is_alive():
                         worker.join(PROGRESS_INTERVAL)
                         if progress is not None and worker.is_alive():
                             progress(_progress(trial, trials, results, logs, start))
+            except BaseException:  # Ctrl-C, or a progress callback that raised
+                deadlines[0] = -math.inf  # the threads stop within 32 steps
+                raise
             finally:
                 barrier.abort()  # frees any thread still waiting if a start failed
                 for worker in workers:
@@ -332,22 +380,13 @@ def hammer(
             results.append(_judge(registry, logs))
             if progress is not None:
                 progress(_progress(trial, trials, results, [], start))
+    except KeyboardInterrupt as exc:
+        raise HammerInterrupted(graded()) from exc
     finally:
         sys.setswitchinterval(old_interval)
     if progress is not None:
-        progress(_progress(trials - 1, trials, results, [], start, done=True))
-    return Outcomes(
-        target=name,
-        trials=tuple(results),
-        threads=threads,
-        seconds=seconds if iterations is None else None,
-        iterations=iterations,
-        elapsed=time.monotonic() - start,
-        switch_interval=used_interval,
-        seed=seed,
-        python_version=".".join(map(str, sys.version_info[:3])),
-        gil_enabled=gil_enabled(),
-    )
+        progress(_progress(len(results) - 1, trials, results, [], start, done=True))
+    return graded()
 
 
 def _progress(
@@ -365,7 +404,7 @@ def _progress(
         trial=trial + 1,
         trials=trials,
         operations=sum(r.operations for r in results) + sum(log.operations for log in logs),
-        anomalies=sum(r.anomalies for r in results),
+        anomalies=sum(r.anomalies for r in results) + sum(log.exception_count for log in logs),
         exceptions=sum(sum(r.exceptions.values()) for r in results)
         + sum(log.exception_count for log in logs),
         elapsed=time.monotonic() - start,

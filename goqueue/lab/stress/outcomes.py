@@ -9,7 +9,9 @@ state is named by what went wrong (or "consistent") and graded:
   a handler and its very next call got *another* thread's handler for that type. A correct
   registry allows this (the last writer wins); it is proof the run really overlapped;
 * ``FORBIDDEN``: something a correct registry never does: a lost counter update, a type
-  listed twice or missing, an exception from a registry method.
+  listed twice or missing, an exception from a registry method;
+* ``INCONCLUSIVE``: the trial made no operation at all (its threads were still starting
+  when its time ran out), so its clean final state proves nothing.
 
 ``anomalies`` adds up the forbidden events (each lost update, each duplicate, each missing
 type, each exception), so "zero anomalies" is a claim about every operation of the run.
@@ -37,6 +39,7 @@ __all__ = ["Grade", "OutcomeRow", "Outcomes", "TrialResult"]
 class Grade(enum.Enum):
     """How a final state is judged (the names jcstress uses)."""
 
+    INCONCLUSIVE = "inconclusive"
     ACCEPTABLE = "acceptable"
     INTERESTING = "interesting"
     FORBIDDEN = "forbidden"
@@ -83,13 +86,18 @@ class TrialResult:
         parts.extend(sorted(self.exceptions))
         if parts:
             return " + ".join(parts)
+        if not self.operations:
+            return "no operations"
         return "consistent, threads interleaved" if self.overlaps else "consistent"
 
     @property
     def grade(self) -> Grade:
-        """``FORBIDDEN`` if any anomaly, else ``INTERESTING`` if overlaps, else ``ACCEPTABLE``."""
+        """``FORBIDDEN`` if any anomaly, else ``INCONCLUSIVE`` if no operation ran, else
+        ``INTERESTING`` if overlaps, else ``ACCEPTABLE``."""
         if self.anomalies:
             return Grade.FORBIDDEN
+        if not self.operations:
+            return Grade.INCONCLUSIVE
         return Grade.INTERESTING if self.overlaps else Grade.ACCEPTABLE
 
 
@@ -196,19 +204,21 @@ class Outcomes:
     def __str__(self) -> str:
         rows = self.rows()
         width = max([len("final state"), *(len(r.state) for r in rows)])
+        graded = max([11, *(len(r.grade.name) for r in rows)])
         lines = [
             self.summary(),
-            f"  {'final state':<{width}}  {'grade':<11}  {'trials':>6}  {'freq':>6}",
+            f"  {'final state':<{width}}  {'grade':<{graded}}  {'trials':>6}  {'freq':>6}",
         ]
         for r in rows:
             lines.append(
-                f"  {r.state:<{width}}  {r.grade.name:<11}  {r.count:>6}  {r.frequency:>6.0%}"
+                f"  {r.state:<{width}}  {r.grade.name:<{graded}}  {r.count:>6}  {r.frequency:>6.0%}"
             )
         lines.extend(f"  {label}: {value}" for label, value in self.details())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         colours = {
+            Grade.INCONCLUSIVE: "#e2e3e5",
             Grade.ACCEPTABLE: "#d4edda",
             Grade.INTERESTING: "#fff3cd",
             Grade.FORBIDDEN: "#f8d7da",
@@ -245,6 +255,7 @@ class Outcomes:
         if ax is None:
             _, ax = plt.subplots()
         colours = {
+            Grade.INCONCLUSIVE: "tab:gray",
             Grade.ACCEPTABLE: "tab:green",
             Grade.INTERESTING: "tab:orange",
             Grade.FORBIDDEN: "tab:red",
@@ -256,9 +267,12 @@ class Outcomes:
             color=[colours[r.grade] for r in rows],
         )
         ax.invert_yaxis()
-        ax.legend(
-            handles=[Patch(color=c, label=g.name.lower()) for g, c in colours.items()],
-            loc="lower right",
+        seen = {r.grade for r in rows}
+        ax.legend(  # outside the axes, to the right: never over a bar
+            handles=[Patch(color=c, label=g.name.lower()) for g, c in colours.items() if g in seen],
+            title="grade",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
         )
         ax.set(
             title=f"{self.target}: {self.anomalies:,} anomalies in {self.operations:,} operations",

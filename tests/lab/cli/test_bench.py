@@ -16,8 +16,12 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_options_parse() -> None:
-    assert vars(parse()) == {"quick": False, "only": None}
-    assert vars(parse("--quick", "--only", "locks")) == {"quick": True, "only": "locks"}
+    assert vars(parse()) == {"quick": False, "only": None, "width": None}
+    assert vars(parse("--quick", "--only", "locks", "--width", "60")) == {
+        "quick": True,
+        "only": "locks",
+        "width": 60,
+    }
 
 
 def test_an_unknown_part_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

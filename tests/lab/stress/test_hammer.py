@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import FAILURE_BOUND
 
 from goqueue import Registry
 from goqueue.lab.specimens.registries import RegistryStatistics, UnsafeRegistry
-from goqueue.lab.stress.hammer import HammerProgress, hammer
+from goqueue.lab.stress.hammer import HammerInterrupted, HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Grade
 
 MILLION = 1_000_000
@@ -170,3 +171,68 @@ def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: 
     call: Callable[..., Any] = hammer
     with pytest.raises(error, match=message):
         call(**kwargs)
+
+
+# -- honest runs: the time asked for, the current trial's exceptions, Ctrl-C (issue 14) --
+
+
+def test_a_trial_with_no_time_left_to_start_its_threads_is_called_off() -> None:
+    # The time is up before the first thread starts: that trial makes no operation, is
+    # graded INCONCLUSIVE (not ACCEPTABLE), and no further trial starts.
+    outcomes = hammer("unsafe", threads=50, seconds=1e-9, trials=5)
+    assert [(t.operations, t.state, t.grade) for t in outcomes.trials] == [
+        (0, "no operations", Grade.INCONCLUSIVE)
+    ]
+    assert outcomes.exceptions == {}  # the called-off barrier is not an anomaly
+    assert not [t for t in threading.enumerate() if t.name.startswith("hammer-")]
+
+
+def test_live_anomalies_include_the_running_trials_exceptions() -> None:
+    seen_live = threading.Event()
+    raised: list[str] = []
+
+    class FailsOnceThenWaits(Registry):
+        def get_handler(self, job_type: str) -> Any:
+            if not raised:
+                raised.append(job_type)
+                raise ValueError("no")
+            # Keep the trial running until a progress report has shown the exception.
+            seen_live.wait(FAILURE_BOUND)
+            return super().get_handler(job_type)
+
+    live: list[HammerProgress] = []
+
+    def watch(p: HammerProgress) -> None:
+        if not p.done and p.exceptions and not seen_live.is_set():
+            live.append(p)
+            seen_live.set()
+
+    hammer(FailsOnceThenWaits, threads=1, iterations=3, trials=1, progress=watch)
+    assert seen_live.is_set(), "no report while the trial ran"
+    assert (live[0].exceptions, live[0].anomalies) == (1, 1)
+
+
+def test_ctrl_c_keeps_the_finished_trials() -> None:
+    before = sys.getswitchinterval()
+
+    def interrupt_in_the_second_trial(p: HammerProgress) -> None:
+        # While trial 2 runs (if a report comes then) or just after it was judged.
+        if p.trial == 2 and not p.done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(HammerInterrupted) as info:
+        hammer(
+            "unsafe",
+            iterations=300,
+            trials=4,
+            switch_interval=1e-4,
+            progress=interrupt_in_the_second_trial,
+        )
+    assert isinstance(info.value, KeyboardInterrupt)
+    kept = info.value.outcomes
+    # Whole finished trials only: trial 1, and trial 2 if the report came after its end.
+    assert len(kept.trials) in (1, 2)
+    assert kept.operations == len(kept.trials) * 4 * 300
+    assert kept.switch_interval == pytest.approx(1e-4)
+    assert sys.getswitchinterval() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("hammer-")]

@@ -26,6 +26,8 @@ def make_outcomes(*trials: TrialResult) -> Outcomes:
     ("trial", "state", "grade", "anomalies"),
     [
         (TrialResult(operations=5), "consistent", Grade.ACCEPTABLE, 0),
+        (TrialResult(operations=0), "no operations", Grade.INCONCLUSIVE, 0),
+        (TrialResult(operations=0, exceptions={"E": 1}), "E", Grade.FORBIDDEN, 1),
         (
             TrialResult(operations=5, overlaps=2),
             "consistent, threads interleaved",
@@ -117,11 +119,9 @@ def test_plot_returns_the_axes_it_drew_on() -> None:
         assert labels == ["lost updates", "consistent"]
         assert [p.get_width() for p in ax.patches] == [1, 1]
         legend = ax.get_legend()
-        assert [t.get_text() for t in legend.get_texts()] == [
-            "acceptable",
-            "interesting",
-            "forbidden",
-        ]
+        # Only the grades drawn, and outside the axes (to the right), never over a bar.
+        assert [t.get_text() for t in legend.get_texts()] == ["acceptable", "forbidden"]
+        assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1
         assert ax.get_title() == "unsafe: 1 anomalies in 2 operations"
         new_ax = outcomes.plot()
         assert new_ax is not ax
