@@ -1,6 +1,6 @@
 """goqueue.lab: the race lab. Break the registry on purpose, measure, then fix it.
 
-The core package (``goqueue``) never imports this one. The lab is seven wings, each a
+The core package (``goqueue``) never imports this one. The lab is eight wings, each a
 subpackage; this front re-exports what the notebooks and the benchmarks use, one group per
 wing (ARCHITECTURE.md draws them and the rules between them). Plotting and widget code
 import matplotlib and ipywidgets lazily, inside the functions that need them.
@@ -99,12 +99,20 @@ from goqueue.lab.measure.timing import (
 )
 
 # isort: split
+# -- game: "you are the scheduler", level by level, with the explorer's count of wins
+from goqueue.lab.game.attempt import Attempt
+from goqueue.lab.game.levels import LEVELS, Level, find_level
+from goqueue.lab.game.progress import Progress
+from goqueue.lab.game.tally import Tally, tally
+
+# isort: split
 # -- exercises: a hint, a worked solution and a self-check for every lesson's exercises
 from goqueue.lab.exercises.catalog import check_answer, hint, solution
 
 # isort: split
 # -- widgets: notebook panels, the stepper's buttons, diagrams, source listings
 from goqueue.lab.widgets.diagrams import draw_state_machine, state_machine_edges
+from goqueue.lab.widgets.game import GameWidget
 from goqueue.lab.widgets.pool_panel import PoolPanel, pool_panel
 from goqueue.lab.widgets.race_panel import RacePanel, race_panel
 from goqueue.lab.widgets.source import changed_lines, source_of
@@ -113,7 +121,9 @@ from goqueue.lab.widgets.stepper import StepperWidget
 # -- cli: ``python -m goqueue.lab race | explore | bench`` (goqueue.lab.cli.main); no names
 
 __all__: list[str] = [
+    "LEVELS",
     "SCENARIOS",
+    "Attempt",
     "AttemptRecord",
     "ClassicResult",
     "CoresBusy",
@@ -124,12 +134,14 @@ __all__: list[str] = [
     "ExploreResult",
     "FairnessComparison",
     "FairnessRow",
+    "GameWidget",
     "GoJob",
     "GoShutdownStats",
     "GoStopOutcome",
     "GoStyleQueue",
     "Grade",
     "HammerProgress",
+    "Level",
     "LockComparison",
     "LockProbe",
     "LockRow",
@@ -138,6 +150,7 @@ __all__: list[str] = [
     "OutcomeRow",
     "Outcomes",
     "PoolPanel",
+    "Progress",
     "Race",
     "RaceDetector",
     "RacePanel",
@@ -159,6 +172,7 @@ __all__: list[str] = [
     "StepperWidget",
     "SwitchPoints",
     "SyncQueue",
+    "Tally",
     "ThroughputResult",
     "ThroughputRow",
     "TimingRow",
@@ -176,6 +190,7 @@ __all__: list[str] = [
     "dropped_jobs",
     "explore",
     "explore_scenario",
+    "find_level",
     "format_timing",
     "go_shutdown_trials",
     "go_stop_once",
@@ -212,5 +227,6 @@ __all__: list[str] = [
     "state_machine_edges",
     "storage_locked_errors",
     "switch_points",
+    "tally",
     "time_sleeping_jobs",
 ]

@@ -7,6 +7,7 @@ import goqueue.lab
 
 def test_the_front_is_pinned() -> None:
     assert sorted(goqueue.lab.__all__) == [
+        "Attempt",
         "AttemptRecord",
         "ClassicResult",
         "CoresBusy",
@@ -17,12 +18,15 @@ def test_the_front_is_pinned() -> None:
         "ExploreResult",
         "FairnessComparison",
         "FairnessRow",
+        "GameWidget",
         "GoJob",
         "GoShutdownStats",
         "GoStopOutcome",
         "GoStyleQueue",
         "Grade",
         "HammerProgress",
+        "LEVELS",
+        "Level",
         "LockComparison",
         "LockProbe",
         "LockRow",
@@ -31,6 +35,7 @@ def test_the_front_is_pinned() -> None:
         "OutcomeRow",
         "Outcomes",
         "PoolPanel",
+        "Progress",
         "Race",
         "RaceDetector",
         "RacePanel",
@@ -53,6 +58,7 @@ def test_the_front_is_pinned() -> None:
         "StepperWidget",
         "SwitchPoints",
         "SyncQueue",
+        "Tally",
         "ThroughputResult",
         "ThroughputRow",
         "TimingRow",
@@ -70,6 +76,7 @@ def test_the_front_is_pinned() -> None:
         "dropped_jobs",
         "explore",
         "explore_scenario",
+        "find_level",
         "format_timing",
         "go_shutdown_trials",
         "go_stop_once",
@@ -106,6 +113,7 @@ def test_the_front_is_pinned() -> None:
         "state_machine_edges",
         "storage_locked_errors",
         "switch_points",
+        "tally",
         "time_sleeping_jobs",
     ]
 
@@ -123,6 +131,7 @@ def test_every_front_name_is_importable_and_is_the_wing_object() -> None:
             "stress",
             "interleavings",
             "measure",
+            "game",
             "exercises",
             "widgets",
         ), (name, home)
