@@ -53,7 +53,13 @@ from goqueue.lab.interleavings.explore import (
 )
 from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
 from goqueue.lab.interleavings.model import Execution, Scenario, Step
+from goqueue.lab.interleavings.shared_counts import (
+    SharedBarrier,
+    SharedBoundedSemaphore,
+    SharedSemaphore,
+)
 from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, SharedRWLock
+from goqueue.lab.interleavings.shared_waits import SharedCondition, SharedEvent
 from goqueue.lab.interleavings.stepper import Stepper
 
 # isort: split
@@ -158,11 +164,16 @@ __all__: list[str] = [
     "ReaderStarvationResult",
     "RegistryStatistics",
     "Scenario",
+    "SharedBarrier",
+    "SharedBoundedSemaphore",
+    "SharedCondition",
     "SharedDict",
+    "SharedEvent",
     "SharedList",
     "SharedLock",
     "SharedQueue",
     "SharedRWLock",
+    "SharedSemaphore",
     "SharedVars",
     "Span",
     "SpanRecorder",

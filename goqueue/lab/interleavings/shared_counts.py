@@ -184,6 +184,8 @@ class SharedBarrier(Shared):
             return f"{self._count} of {self._parties} arrived"
         if self._state == _BROKEN:
             return "broken"
+        if self._state == _OPENING:
+            return f"all {self._parties} arrived"
         return f"open, {self._count} to leave"
 
     def enabled(self, op: Op) -> bool:
