@@ -26,6 +26,7 @@ from goqueue.lab.game.reader_lock import SharedReaderPreferringLock
 from goqueue.lab.interleavings.instrumented import SharedDict, SharedList, SharedVars
 from goqueue.lab.interleavings.model import Scenario
 from goqueue.lab.interleavings.shared_locks import SharedLock
+from goqueue.lab.interleavings.shared_waits import SharedCondition
 
 __all__ = ["LEVELS", "WIN_KINDS", "Level", "find_level"]
 
@@ -202,6 +203,30 @@ def _lock_order() -> Scenario[Any]:
     )
 
 
+# -- 7. a wake-up meant for somebody else: `if` where `while` belongs ------------------
+
+
+def take_job(shared: Any) -> None:
+    with shared.ready:
+        if not shared.jobs:
+            shared.ready.wait()
+        shared.jobs.pop()
+
+
+def add_jobs(shared: Any) -> None:
+    for job in ("a", "b"):
+        with shared.ready:
+            shared.jobs.append(job)
+            shared.ready.notify()
+
+
+def _if_not_while() -> Scenario[Any]:
+    return Scenario.of(
+        lambda: SimpleNamespace(ready=SharedCondition(name="ready"), jobs=SharedList("jobs")),
+        {"c1": take_job, "c2": take_job, "producer": add_jobs},
+    )
+
+
 # -- 8. a reader-preferring lock starves its writer -------------------------------------
 
 
@@ -312,6 +337,18 @@ LEVELS: tuple[Level, ...] = (
         "deadlock",
         _lock_order,
         winning=("t1", "t2"),
+    ),
+    Level(
+        "if-not-while",
+        "The wake-up that was not yours",
+        "Make a consumer pop from an empty list although it waited for a job.",
+        "While a woken consumer waits to take the lock back, who else may get in first?",
+        "A notify only says 'something changed'. Between the notify and the woken thread "
+        "taking the lock back, another consumer took the job; with `if` the woken one does "
+        "not look again. Wait in a `while` loop (or use wait_for).",
+        "error",
+        _if_not_while,
+        winning=("c1",) * 3 + ("producer",) * 4 + ("c2",) * 5 + ("c1",) * 3 + ("producer",) * 4,
     ),
     Level(
         "writer-starves",
