@@ -18,9 +18,8 @@ start::
 
 Signals: ``SIGTERM`` drains (the jobs this host has taken on run to their end, no new
 ones are taken) and exits 0. ``SIGINT`` (Ctrl-C) tells the running handlers to stop
-(``ctx.cancelled``) and exits 130; it also cancels, in the database and so for every host,
-the jobs this host had taken on but not started (``Queue.stop(drain=False)``): stop hosts
-with ``SIGTERM``. A second signal exits at once;
+(``ctx.cancelled``), gives back the jobs this host had taken on but not started (pending
+again, for the other hosts) and exits 130. A second signal exits at once;
 the jobs still running then come back to the other hosts when their lease runs out.
 """
 
@@ -34,10 +33,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from .errors import StorageError
+from .job import JobStatus
 from .queue import Queue
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 Register = Callable[[Queue], object]
 
-__all__ = ["main", "parser"]
+__all__ = ["give_back", "main", "parser"]
 
 log = logging.getLogger("goqueue")
 
@@ -61,8 +62,8 @@ MODULE must define register(queue), called once before the workers start:
         queue.register_handler("email", send_email)
 
 SIGTERM drains (running and taken-on jobs finish) and exits 0. SIGINT tells running
-handlers to stop and exits 130, and cancels (for every host) the jobs this host had
-taken on but not started. The DSN may also come from
+handlers to stop, gives back the jobs taken on but not started (pending again, for the
+other hosts), and exits 130. The DSN may also come from
 the environment variable GOQUEUE_DSN (keeps a password out of the process list).
 """
 
@@ -163,6 +164,9 @@ def _run_worker(args: argparse.Namespace, register: Register) -> int:
         )
         report = queue.stop(drain=drain)
         log.info("stopped: %s", report)
+        if report.cancelled:
+            count = give_back(storage, report.cancelled)
+            log.info("gave back %d job(s) taken on but not started", count)
     except StorageError as err:
         print(f"goqueue worker: {err}", file=sys.stderr)
         queue.stop(drain=False)
@@ -175,6 +179,26 @@ def _run_worker(args: argparse.Namespace, register: Register) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0 if drain else EXIT_INTERRUPTED
+
+
+def give_back(storage: PostgresStorage, job_ids: Sequence[str]) -> int:
+    """Put back to pending the jobs a non-draining stop cancelled; return how many.
+
+    ``Queue.stop(drain=False)`` cancels the jobs the pool had taken on but not started.
+    On a database that other hosts share, those jobs are theirs to run as much as this
+    host's: they go back to pending (other hosts are told by NOTIFY). A retry that was
+    waiting for its backoff becomes due at once (the cancel cleared its due time). A
+    job someone changed since the cancel is left alone.
+    """
+    count = 0
+    for job_id in job_ids:
+        job = storage.get_job(job_id)
+        if job is None or job.status is not JobStatus.CANCELLED:
+            continue
+        job.status, job.updated_at = JobStatus.PENDING, datetime.now(timezone.utc)
+        storage.update_job(job)
+        count += 1
+    return count
 
 
 def _recover_while_running(
