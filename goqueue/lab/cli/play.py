@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``play`` subcommand; returns the exit status."""
     if args.list:
         for level in LEVELS:
-            print(_fit(f"{level.number:>2}  {level.key:<22} {level.goal}"))
+            print(_fit(f"{level.number:>2}  {level.key:<20} {level.title}"))
         return 0
     progress = Progress(args.progress) if args.progress is not None else None
     try:
