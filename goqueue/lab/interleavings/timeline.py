@@ -16,6 +16,8 @@ from typing import Any, Protocol
 __all__ = ["Timeline", "TimelineStep", "render_html", "render_plot", "render_text"]
 
 STATE_HEADER = "shared state after"
+#: The smallest text in a drawn timeline, in points.
+FONT_SIZE = 10
 
 
 class TimelineStep(Protocol):
@@ -118,7 +120,8 @@ def render_plot(execution: Timeline, ax: Any = None) -> Any:
     """Draw the timeline: a lane per thread, steps going down, the state on the right.
 
     Lanes are as wide as their longest step (monospace text, measured in characters), so
-    a new figure is sized to fit; with *ax* given, the text may need a wide figure.
+    a new figure is sized to fit; with *ax* given, the text may need a wide figure. Every
+    text is at least ``FONT_SIZE`` (10) points, readable on a projector.
 
     Returns:
         The matplotlib Axes.
@@ -133,10 +136,12 @@ def render_plot(execution: Timeline, ax: Any = None) -> Any:
     state_width = max([len(STATE_HEADER)] + [len(s.state) for s in steps])
     total = state_x + state_width
     if ax is None:
-        _, ax = plt.subplots(figsize=(total * 0.07 + 0.8, 0.32 * len(steps) + 1.0))
+        # A monospace character is 0.6 em wide: FONT_SIZE * 0.6 / 72 inches.
+        char = FONT_SIZE * 0.6 / 72
+        _, ax = plt.subplots(figsize=(total * char + 0.8, 0.4 * len(steps) + 1.2))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     lane = {name: i for i, name in enumerate(names)}
-    text = {"va": "center", "fontsize": 8, "family": "monospace"}
+    text = {"va": "center", "fontsize": FONT_SIZE, "family": "monospace"}
     for row, step in enumerate(steps, 1):
         i = lane[step.thread]
         box = {"boxstyle": "round,pad=0.2", "fc": colours[i % len(colours)], "alpha": 0.25}
@@ -145,10 +150,12 @@ def render_plot(execution: Timeline, ax: Any = None) -> Any:
     ax.set_xlim(-1, total + 1)
     ax.set_ylim(len(steps) + 0.7, 0.3)
     ax.set_xticks([*starts, state_x])
-    ax.set_xticklabels([*names, STATE_HEADER], ha="left")
+    ax.set_xticklabels([*names, STATE_HEADER], ha="left", fontsize=FONT_SIZE)
     ax.xaxis.tick_top()
     ax.set_yticks(range(1, len(steps) + 1))
-    ax.set(ylabel="step", title=_verdict(execution))
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.set_ylabel("step", fontsize=FONT_SIZE)
+    ax.set_title(_verdict(execution), fontsize=FONT_SIZE + 2)
     for side in ("right", "bottom"):
         ax.spines[side].set_visible(False)
     return ax

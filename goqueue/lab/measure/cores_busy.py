@@ -27,7 +27,13 @@ from typing import Any
 
 from goqueue.context import JobContext
 from goqueue.lab.measure.machine import available_cores, gil_enabled, python_version
-from goqueue.lab.measure.tables import MeasuredTable, get_axes
+from goqueue.lab.measure.tables import (
+    COLOURS,
+    MeasuredTable,
+    count_ticks,
+    get_axes,
+    legend_outside,
+)
 from goqueue.lab.measure.throughput import PROCESSES, cpu_job
 from goqueue.lab.measure.throughput import QUEUE as THREADS
 from goqueue.queue import Queue
@@ -148,14 +154,16 @@ class CoresBusy(MeasuredTable):
             rows = self.series(name)
             if rows:
                 xs = [row.workers for row in rows]
-                ax.plot(xs, [row.cores_busy for row in rows], marker=marker, label=name)
+                colour = COLOURS["queue threads" if name == THREADS else "process pool"]
+                busy = [row.cores_busy for row in rows]
+                ax.plot(xs, busy, marker=marker, color=colour, label=name)
         ax.axhline(1, linestyle="--", color="gray", label="one core")
         ax.axhline(self.cores, linestyle=":", color="black", label=f"all {self.cores} cores")
-        ax.set_xscale("log", base=2)
+        count_ticks(ax, [row.workers for row in self.rows])
         ax.set_ylim(0, self.cores + 0.5)
         ax.set(title="cpu jobs: cores kept busy", xlabel="workers")
         ax.set(ylabel="cpu seconds / wall second")
-        ax.legend()
+        legend_outside(ax)
         return ax
 
 

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.measure.tables import get_axes, html_table, text_table
+from goqueue.lab.measure.tables import (
+    COLOURS,
+    count_ticks,
+    get_axes,
+    html_table,
+    legend_outside,
+    plain_log_scale,
+    text_table,
+)
 
 __all__ = ["Crossover", "LockComparison", "LockRow", "hold_label"]
 
@@ -173,22 +181,29 @@ class LockComparison:
         hold_time = self.hold_times[-1] if hold_time is None else hold_time
         for lock in self.locks:
             rates = [self.ops_per_s(lock, n, hold_time) for n in self.thread_counts]
-            ax.plot(self.thread_counts, rates, marker="o", label=lock)
-        ax.set_xscale("log", base=2)
+            ax.plot(self.thread_counts, rates, marker="o", color=COLOURS.get(lock), label=lock)
+        count_ticks(ax, self.thread_counts)
         ax.set(title=f"readers hold the lock {hold_label(hold_time)}", xlabel="threads")
         ax.set(ylabel="operations / s")
-        ax.legend()
+        legend_outside(ax)
         return ax
 
     def plot_panels(self, axes: Sequence[Any] | None = None) -> list[Any]:
-        """One ``plot`` per hold time, side by side; returns the list of ``Axes``."""
+        """One ``plot`` per hold time, side by side; returns the list of ``Axes``.
+
+        Only the last panel keeps its legend (outside, to its right), so none covers the
+        panel next to it.
+        """
         if axes is None:
             import matplotlib.pyplot as plt
 
             count = len(self.hold_times)
             _fig, grid = plt.subplots(1, count, figsize=(4.5 * count, 3.8), squeeze=False)
             axes = list(grid[0])
-        return [self.plot(ax, hold_time=h) for ax, h in zip(axes, self.hold_times, strict=True)]
+        drawn = [self.plot(ax, hold_time=h) for ax, h in zip(axes, self.hold_times, strict=True)]
+        for ax in drawn[:-1]:
+            ax.get_legend().remove()
+        return drawn
 
     def plot_ratio(self, ax: Any = None, faster: str = "rwlock", slower: str = "lock") -> Any:
         """Draw *faster* ops/s over *slower* ops/s against hold time, one line per thread
@@ -204,10 +219,10 @@ class LockComparison:
             ax.plot(range(len(holds)), ratios, marker="o", label=f"{threads} threads")
         ax.axhline(1.0, color="gray", linestyle="--", label="break-even")
         ax.set_xticks(range(len(holds)), [hold_label(h) for h in holds])
-        ax.set_yscale("log")
+        plain_log_scale(ax)
         ax.set(title=f"{faster} vs {slower}", xlabel="hold time per read")
         ax.set(ylabel=f"{faster} ops/s ÷ {slower} ops/s")
-        ax.legend()
+        legend_outside(ax)
         return ax
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goqueue import BackoffPolicy, Job, JobContext, Queue
+from goqueue.lab.measure.tables import legend_outside
 
 __all__ = [
     "AttemptRecord",
@@ -134,7 +135,7 @@ def plot_attempts(records: Sequence[AttemptRecord], ax: Any = None) -> Any:
     )
     ax.set(title="Attempts per job", xlabel="time since submit (s)", ylabel="job")
     ax.set_yticks(sorted({r.job for r in records}))
-    ax.legend()
+    legend_outside(ax)
     return ax
 
 
@@ -192,5 +193,5 @@ def plot_herd(schedules: dict[str, Sequence[float]], window: float = 0.01, ax: A
         xlabel="time since the outage (s)",
         ylabel=f"retries per {window * 1000:g} ms",
     )
-    ax.legend()
+    legend_outside(ax)
     return ax

@@ -22,7 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from goqueue.lab.measure.locks import LockComparison, LockRow
-from goqueue.lab.measure.tables import get_axes
+from goqueue.lab.measure.tables import (
+    COLOURS,
+    count_ticks,
+    get_axes,
+    legend_outside,
+    plain_log_scale,
+)
 from goqueue.lab.measure.throughput import QUEUE, ThroughputResult, ThroughputRow
 
 __all__ = ["best_of", "plot_speedups", "speedups", "speedups_from_rates"]
@@ -181,15 +187,17 @@ def plot_speedups(results: Sequence[ThroughputResult], ax: Any = None) -> Any:
     for result in results:
         gains = speedups(result)
         counts.update(gains)
-        ax.plot(list(gains), list(gains.values()), marker="o", label=f"{result.job} jobs")
+        colour = COLOURS.get(result.job)
+        label = f"{result.job} jobs"
+        ax.plot(list(gains), list(gains.values()), marker="o", color=colour, label=label)
     xs = sorted(counts)
     if xs:
         ax.plot(xs, [x / xs[0] for x in xs], linestyle="--", color="gray", label="ideal")
         cores = results[0].cores
         ax.axhline(cores, linestyle=":", color="black", label=f"{cores} cores")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
+    count_ticks(ax, xs)
+    plain_log_scale(ax, base=2)
     ax.set(title="speedup per worker count", xlabel="workers")
     ax.set(ylabel="jobs / s ÷ jobs / s of 1 worker")
-    ax.legend()
+    legend_outside(ax)
     return ax

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goqueue.lab.measure.tables import get_axes, html_table
+from goqueue.lab.measure.tables import get_axes, html_table, legend_outside
 from goqueue.lab.specimens.reader_preferring import ReaderPreferringRWLock, ReadWriteLock
 
 __all__ = ["ReadWriteLock", "ReaderPreferringRWLock", "StarvationResult", "starvation_demo"]
@@ -127,7 +127,7 @@ class StarvationResult:
         ax.set_yticks([0.2, *(r + 1 for r in range(self.readers))],
                       ["writer", *(f"reader {r + 1}" for r in range(self.readers))])  # fmt: skip
         ax.set(title=f"{self.lock}: {self.verdict().split(':')[0]}", xlabel="time (s)")
-        ax.legend(loc="upper right")
+        legend_outside(ax)
         return ax
 
 

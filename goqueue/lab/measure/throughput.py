@@ -29,7 +29,13 @@ from typing import Any
 
 from goqueue.context import JobContext
 from goqueue.lab.measure.machine import available_cores, gil_enabled, python_version
-from goqueue.lab.measure.tables import MeasuredTable, get_axes
+from goqueue.lab.measure.tables import (
+    COLOURS,
+    MeasuredTable,
+    count_ticks,
+    get_axes,
+    legend_outside,
+)
 from goqueue.queue import Queue
 from goqueue.storage import JobStorage
 
@@ -156,6 +162,7 @@ class ThroughputResult(MeasuredTable):
                     [r.workers for r in rows],
                     [r.jobs_per_s for r in rows],
                     marker=marker,
+                    color=COLOURS[name],
                     label=name,
                 )
         if queue_rows:
@@ -166,10 +173,10 @@ class ThroughputResult(MeasuredTable):
                 color="gray",
                 label="ideal",
             )
-        ax.set_xscale("log", base=2)
+        count_ticks(ax, [r.workers for r in self.rows])
         ax.set(title=f"{self.job} jobs: throughput per worker count", xlabel="workers")
         ax.set(ylabel="jobs / s")
-        ax.legend()
+        legend_outside(ax)
         return ax
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goqueue import Handler, JobContext, Queue
+from goqueue.lab.measure.tables import legend_outside
 
 __all__ = [
     "Span",
@@ -157,7 +158,7 @@ def plot_timing(rows: Sequence[TimingRow], ax: Any = None) -> Any:
         ax.set_title(f"{first.jobs} jobs sleeping {first.seconds:g} s each")
     ax.set(xlabel="workers", ylabel="total time (s)", ylim=(0, None))
     ax.set_xticks(workers)
-    ax.legend()
+    legend_outside(ax)
     return ax
 
 

@@ -22,6 +22,7 @@ import threading
 from typing import Any
 
 from goqueue import Queue
+from goqueue.lab.measure.tables import legend_outside
 from goqueue.lab.measure.timing import TimingRow, ideal_seconds, time_sleeping_jobs
 
 __all__ = ["PLACEHOLDER", "PoolPanel", "pool_panel"]
@@ -188,7 +189,7 @@ class PoolPanel:
             ylabel="total time (s)",
             ylim=(0, None),
         )
-        ax.legend()
+        legend_outside(ax)  # never over the two lines
         self.figure = fig
         with self.plot:
             self.plot.clear_output(wait=True)
