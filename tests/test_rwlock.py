@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, join_all, run_all, run_in_thread, start_all, wait_until
 
 from goqueue import RWLock
 from goqueue.rwlock import RWLockStatistics
 
 FREE = RWLockStatistics(read_locks=0, write_locked=False, waiting_readers=0, waiting_writers=0)
-
-
-def run_in_thread(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
 
 
 def waiting_readers(lock: RWLock) -> int:
@@ -71,12 +67,7 @@ def test_no_reader_beside_a_writer_and_no_two_writers() -> None:
 
     threads = [threading.Thread(target=reader) for _ in range(readers)]
     threads += [threading.Thread(target=writer) for _ in range(writers)]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
+    run_all(threads, barrier=barrier)
     assert violations == []
     assert entries == {"read": readers * rounds, "write": writers * rounds}
     assert inside == {"readers": 0, "writers": 0}
@@ -96,7 +87,7 @@ def test_readers_share_the_lock() -> None:
         with lock.read_lock():
             both_inside.wait()
     finally:
-        thread.join()
+        join_all([thread])
 
 
 def test_statistics_and_repr_show_holders_and_waiters() -> None:
@@ -117,7 +108,7 @@ def test_statistics_and_repr_show_holders_and_waiters() -> None:
         assert repr(lock) == "<RWLock write-locked waiting_readers=1 waiting_writers=0>"
     finally:
         lock.release_write()
-        thread.join(FAILURE_BOUND)
+        join_all([thread])
     assert lock.statistics() == FREE
 
 
@@ -159,73 +150,64 @@ def test_a_waiting_writer_holds_back_new_readers_and_gets_in_first() -> None:
         release_first_reader.set()
     finally:
         release_first_reader.set()
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
+        join_all(threads)
     assert log[:2] == ["first reader out", "writer in"]
     assert sorted(log[2:]) == ["late reader in"] * 5 + ["writer out"]
 
 
-def test_a_writer_is_not_starved_by_a_stream_of_readers() -> None:
-    lock = RWLock()
-    writer_done = threading.Event()
-    reads = [0, 0, 0, 0]
-    barrier = threading.Barrier(len(reads) + 1)
-    writes = 0
+def turns_taken_amid_a_stream(
+    streamers: int,
+    hold: Callable[[], AbstractContextManager[object]],
+    acquire: Callable[[float], bool],
+    release: Callable[[], None],
+) -> int:
+    """Take the lock 20 times with *acquire* while *streamers* threads loop on *hold*.
 
-    def reader(n: int) -> None:
+    Each turn waits until the stream has made progress since the last one, so the
+    stream is really flowing when this thread asks. Returns the turns taken: fewer than
+    20 when a wait for the lock timed out.
+    """
+    done = threading.Event()
+    passes = [0] * streamers
+    barrier = threading.Barrier(streamers + 1)
+
+    def streamer(n: int) -> None:
         barrier.wait()
-        while not writer_done.is_set():
-            with lock.read_lock():
-                reads[n] += 1
+        while not done.is_set():
+            with hold():
+                passes[n] += 1
+                time.sleep(0)  # give the GIL away inside: the others queue up behind
 
-    threads = [threading.Thread(target=reader, args=(n,)) for n in range(len(reads))]
+    def flowed_past(count: int) -> bool:
+        return sum(passes) > count
+
+    threads = [threading.Thread(target=streamer, args=(n,)) for n in range(streamers)]
+    turns = 0
     try:
-        for thread in threads:
-            thread.start()
+        start_all(threads, barrier=barrier)
         barrier.wait()
         for _ in range(20):
-            seen = sum(reads)
-            wait_until(lambda seen=seen: sum(reads) > seen + 5)  # readers stream in now
-            assert lock.acquire_write(timeout=FAILURE_BOUND)
-            writes += 1
-            lock.release_write()
+            wait_until(functools.partial(flowed_past, sum(passes) + 5))  # it flows now
+            if not acquire(FAILURE_BOUND):
+                break
+            turns += 1
+            release()
     finally:
-        writer_done.set()
-        for thread in threads:
-            thread.join()
-    assert writes == 20
+        done.set()
+        join_all(threads)
+    return turns
+
+
+def test_a_writer_is_not_starved_by_a_stream_of_readers() -> None:
+    lock = RWLock()
+    assert (
+        turns_taken_amid_a_stream(4, lock.read_lock, lock.acquire_write, lock.release_write) == 20
+    )
 
 
 def test_a_reader_is_not_starved_by_a_stream_of_writers() -> None:
     lock = RWLock()
-    reader_done = threading.Event()
-    writes = [0, 0, 0]
-    barrier = threading.Barrier(len(writes) + 1)
-    reads = 0
-
-    def writer(n: int) -> None:
-        barrier.wait()
-        while not reader_done.is_set():
-            with lock.write_lock():
-                writes[n] += 1
-                time.sleep(0)  # give the GIL away inside: the other writers queue up
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(len(writes))]
-    try:
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        for _ in range(20):
-            seen = sum(writes)
-            wait_until(lambda seen=seen: sum(writes) > seen + 5)  # writers stream in now
-            assert lock.acquire_read(timeout=FAILURE_BOUND)
-            reads += 1
-            lock.release_read()
-    finally:
-        reader_done.set()
-        for thread in threads:
-            thread.join()
-    assert reads == 20
+    assert turns_taken_amid_a_stream(3, lock.write_lock, lock.acquire_read, lock.release_read) == 20
 
 
 def test_a_leaving_writer_lets_the_waiting_readers_in_before_the_next_writer() -> None:
@@ -268,8 +250,7 @@ def test_a_leaving_writer_lets_the_waiting_readers_in_before_the_next_writer() -
         assert lock.acquire_read(timeout=0) is False
     finally:
         leave.set()
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
+        join_all(threads)
     assert sorted(log[:2]) == ["early reader in", "late reader in"]
     assert log[2:] == ["second writer in"]
     assert lock.statistics() == FREE
@@ -286,36 +267,46 @@ def test_writers_get_in_in_the_order_they_arrived() -> None:
     threads: list[threading.Thread] = []
     lock.acquire_write()
     try:
-        for n, name in enumerate("abcd", start=1):
-            threads.append(run_in_thread(lambda name=name: writer(name)))
-            wait_until(lambda n=n: waiting_writers(lock) == n)
+        for name in "abcd":
+            threads.append(run_in_thread(functools.partial(writer, name)))
+            wait_until(lambda: waiting_writers(lock) == len(threads))
     finally:
         lock.release_write()
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
+        join_all(threads)
     assert order == ["a", "b", "c", "d"]
+
+
+@contextmanager
+def held_by_another_thread(hold: Callable[[], AbstractContextManager[object]]) -> Iterator[None]:
+    """Inside the ``with`` block another thread holds the lock, taken with *hold*.
+
+    The block starts once that thread holds it; when the block ends the thread lets go
+    and is joined.
+    """
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hold():
+            holding.set()
+            release.wait()
+
+    thread = run_in_thread(holder)
+    try:
+        assert holding.wait(FAILURE_BOUND), "the other thread never got the lock"
+        yield
+    finally:
+        release.set()
+        join_all([thread])
 
 
 def test_a_timed_out_read_leaves_the_lock_as_it_was() -> None:
     lock = RWLock()
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with lock.write_lock():
-            holding.set()
-            release.wait()
-
-    thread = run_in_thread(writer)
-    try:
-        holding.wait()
+    with held_by_another_thread(lock.write_lock):
         assert lock.acquire_read(timeout=0.01) is False
         assert lock.acquire_write(timeout=0.01) is False
         assert lock.statistics() == RWLockStatistics(
             read_locks=0, write_locked=True, waiting_readers=0, waiting_writers=0
         )
-    finally:
-        release.set()
-        thread.join()
     assert lock.acquire_read(timeout=FAILURE_BOUND) is True
     lock.release_read()
     assert lock.acquire_write(timeout=FAILURE_BOUND) is True
@@ -324,45 +315,27 @@ def test_a_timed_out_read_leaves_the_lock_as_it_was() -> None:
 
 def test_a_timed_out_writer_stops_holding_back_readers() -> None:
     lock = RWLock()
-    holding, release = threading.Event(), threading.Event()
     late_reader_in = threading.Event()
-
-    def first_reader() -> None:
-        with lock.read_lock():
-            holding.set()
-            release.wait()
 
     def late_reader() -> None:
         with lock.read_lock():
             late_reader_in.set()
 
-    threads = [run_in_thread(first_reader)]
-    try:
-        holding.wait()
+    with held_by_another_thread(lock.read_lock):
         assert lock.acquire_write(timeout=0.01) is False
         assert lock.statistics() == RWLockStatistics(
             read_locks=1, write_locked=False, waiting_readers=0, waiting_writers=0
         )
         # The writer is gone: a new reader gets in beside the first one.
-        threads.append(run_in_thread(late_reader))
-        assert late_reader_in.wait(FAILURE_BOUND)
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join()
+        join_all([run_in_thread(late_reader)])
+        assert late_reader_in.is_set()
     assert lock.acquire_write(timeout=FAILURE_BOUND) is True
     lock.release_write()
 
 
 def test_readers_queued_behind_a_writer_that_gives_up_get_in() -> None:
     lock = RWLock()
-    holding, release = threading.Event(), threading.Event()
     results: list[str] = []
-
-    def first_reader() -> None:
-        with lock.read_lock():
-            holding.set()
-            release.wait()
 
     def writer() -> None:
         results.append(f"writer got in: {lock.acquire_write(timeout=0.5)}")
@@ -371,21 +344,18 @@ def test_readers_queued_behind_a_writer_that_gives_up_get_in() -> None:
         with lock.read_lock():  # no timeout: only the writer giving up can let it in
             results.append("late reader in")
 
-    threads = [run_in_thread(first_reader)]
-    try:
-        holding.wait()
-        threads.append(run_in_thread(writer))
-        wait_until(lambda: waiting_writers(lock) == 1)
-        threads.append(run_in_thread(late_reader))
-        # Queued behind the writer (only a waiting writer makes it wait here); must be
-        # let in when the writer gives up, while the first reader still holds its lock.
-        wait_until(lambda: waiting_readers(lock) == 1)
-        threads[-1].join(FAILURE_BOUND)
-        assert results == ["writer got in: False", "late reader in"]
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
+    with held_by_another_thread(lock.read_lock):
+        threads = [run_in_thread(writer)]
+        try:
+            wait_until(lambda: waiting_writers(lock) == 1)
+            threads.append(run_in_thread(late_reader))
+            # Queued behind the writer (only a waiting writer makes it wait here); must be
+            # let in when the writer gives up, while the first reader still holds its lock.
+            wait_until(lambda: waiting_readers(lock) == 1)
+        finally:
+            join_all(threads)
+    # Both append once they are out of the lock's mutex: in either order.
+    assert sorted(results) == ["late reader in", "writer got in: False"]
 
 
 def test_a_new_thread_is_never_taken_for_one_that_ended_holding_a_read_lock() -> None:
@@ -396,9 +366,7 @@ def test_a_new_thread_is_never_taken_for_one_that_ended_holding_a_read_lock() ->
         lock.acquire_read()  # never released: a leak the lock cannot see
         dead.append(threading.get_ident())
 
-    thread = threading.Thread(target=read_and_end)
-    thread.start()
-    thread.join()
+    join_all([run_in_thread(read_and_end)])
     seen: list[tuple[int, str, bool | str, bool]] = []
 
     def stranger() -> None:
@@ -417,9 +385,7 @@ def test_a_new_thread_is_never_taken_for_one_that_ended_holding_a_read_lock() ->
         seen.append((threading.get_ident(), released, wrote, read))
 
     for _ in range(100):  # until the OS hands the dead thread's ident to a new thread
-        thread = threading.Thread(target=stranger)
-        thread.start()
-        thread.join()
+        join_all([run_in_thread(stranger)])
         if seen[-1][0] == dead[0]:
             break
     assert seen[-1][0] == dead[0], "no thread ident was reused: nothing was tested"
@@ -456,7 +422,7 @@ def test_an_infinite_or_huge_timeout_waits_until_the_lock_is_free(
         wait_until(lambda: waiting(lock) == 1)
     finally:
         lock.release_write()
-        thread.join(FAILURE_BOUND)
+        join_all([thread])
     assert results == [True]
     assert lock.statistics() == FREE
 
@@ -567,29 +533,11 @@ def test_release_read_without_holding_raises() -> None:
 
 def test_release_write_without_holding_raises() -> None:
     lock = RWLock()
-    with pytest.raises(
-        RuntimeError, match=r"^cannot release a write lock this thread does not hold$"
-    ):
+    message = r"^cannot release a write lock this thread does not hold$"
+    with pytest.raises(RuntimeError, match=message):
         lock.release_write()
-    errors: list[BaseException] = []
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with lock.write_lock():
-            holding.set()
-            release.wait()
-
-    thread = run_in_thread(writer)
-    try:
-        holding.wait()
-        try:
-            lock.release_write()  # another thread's lock
-        except RuntimeError as exc:
-            errors.append(exc)
-    finally:
-        release.set()
-        thread.join()
-    assert [str(e) for e in errors] == ["cannot release a write lock this thread does not hold"]
+    with held_by_another_thread(lock.write_lock), pytest.raises(RuntimeError, match=message):
+        lock.release_write()  # another thread's lock
     assert lock.statistics() == FREE
 
 
@@ -636,5 +584,5 @@ def test_recursive_read_while_a_writer_waits_is_refused() -> None:
         assert not writer_in.is_set()
     finally:
         lock.release_read()
-        thread.join()
+        join_all([thread])
     assert writer_in.is_set()
