@@ -24,7 +24,9 @@ def wait_until(predicate: Callable[[], bool]) -> None:
         time.sleep(0)
 
 
-def started_under(lock: threading.Lock, body: Callable[[], None]) -> threading.Thread:
+def started_under(
+    lock: threading.Lock | threading.RLock, body: Callable[[], None]
+) -> threading.Thread:
     """Start a thread that runs *body* holding *lock*; return once *body* has let go of it.
 
     *body* is expected to block in a wait that releases the lock (a condition's wait, a

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from support import FAILURE_BOUND, started_under
+from support import join_all, started_under
 
 from goqueue._buffer import JobBuffer
 
@@ -39,8 +39,7 @@ def test_a_blocked_put_gets_in_once_the_buffer_is_down_to_half() -> None:
     with lock:
         assert buffer.take(wake) == "a"  # 3 left: above half, the putter sleeps on
         assert buffer.take(wake) == "b"  # 2 left: half, the putter is notified
-    putter.join(FAILURE_BOUND)
-    assert not putter.is_alive()
+    join_all([putter])
     with lock:
         assert [buffer.take(wake) for _ in range(3)] == ["c", "d", "e"]
 
@@ -55,8 +54,7 @@ def test_a_put_whose_job_is_no_longer_wanted_gives_up_when_released() -> None:
     with lock:
         wanted.clear()  # cancelled while waiting for room
         buffer.release_put_waiters()
-    putter.join(FAILURE_BOUND)
-    assert not putter.is_alive()
+    join_all([putter])
     assert len(buffer) == 1
 
 
@@ -73,13 +71,12 @@ def test_an_offer_wakes_the_worker_that_parked_last_and_close_releases_the_rest(
     try:
         with lock:
             buffer.offer("job")
-        threads["last"].join(FAILURE_BOUND)
+        join_all([threads["last"]])
         assert taken == {"last": "job"}
         with lock:
             buffer.close()
     finally:
-        for thread in threads.values():
-            thread.join(FAILURE_BOUND)
+        join_all(threads.values())
     assert taken == {"last": "job", "first": None, "second": None}
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import pytest
-from support import SLOW_BOUND
+from support import SLOW_BOUND, join_all, start_all
 
 from goqueue import JobContext, JobStatus, Queue, QueueClosed
 from goqueue.backoff import Constant
@@ -90,11 +90,8 @@ def run_hammer(stop_after: int | None, drain: bool, seed: int) -> None:
     if stop_after is not None:
         threads.append(threading.Thread(target=stopper))
     try:
-        for thread in threads:
-            thread.start()
+        join_all(start_all(threads, barrier=barrier), timeout=SLOW_BOUND)
     finally:
-        for thread in threads:
-            thread.join()
         if stop_after is None:
             queue.join(timeout=SLOW_BOUND)
         reports.append(queue.stop(drain=drain))

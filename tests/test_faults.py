@@ -9,7 +9,7 @@ import time
 import faults
 import pytest
 from faults import FaultyStorage
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, join_all, run_all, run_in_thread
 
 from goqueue import Job, JobStatus, MemoryStorage, StorageBusy, StorageError
 
@@ -161,16 +161,14 @@ def test_block_holds_a_call_until_released_and_entered_says_it_started() -> None
     job = Job(type="email")
     release = storage.block("save_job")
     started = storage.entered("save_job")
-    thread = threading.Thread(target=storage.save_job, args=(job,))
-    thread.start()
+    thread = run_in_thread(lambda: storage.save_job(job))
     try:
         assert started.wait(FAILURE_BOUND)
         assert inner.get_job(job.id) is None  # held before it reached the storage
         assert thread.is_alive()
     finally:
         release.set()
-        thread.join(FAILURE_BOUND)
-    assert not thread.is_alive()
+        join_all([thread])
     assert inner.get_job(job.id) is not None
 
 
@@ -179,14 +177,13 @@ def test_heal_releases_held_calls() -> None:
     storage.block("get_job")
     started = storage.entered("get_job")
     results: list[object] = []
-    thread = threading.Thread(target=lambda: results.append(storage.get_job("x")))
-    thread.start()
+    thread = run_in_thread(lambda: results.append(storage.get_job("x")))
     try:
         assert started.wait(FAILURE_BOUND)
         assert results == []
     finally:
         storage.heal()
-        thread.join(FAILURE_BOUND)
+        join_all([thread])
     assert results == [None]
 
 
@@ -206,12 +203,7 @@ def test_concurrent_calls_consume_exactly_the_programmed_failures() -> None:
                 busy[index] += 1
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(threads_count)]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
+    run_all(threads, barrier=barrier)
     assert sum(busy) == failures
     assert storage.calls["get_job"] == threads_count * per_thread
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from support import join_all, run_all, run_in_thread
 
 from goqueue import InvalidTransition, Job, JobStatus, SQLiteStorage
 from goqueue.backoff import MAX_DELAY
@@ -495,13 +496,7 @@ def test_ids_drawn_by_eight_threads_at_once_are_unique() -> None:
         barrier.wait()
         mine.extend(new_job_id() for _ in range(per_thread))
 
-    threads = [threading.Thread(target=draw, args=(mine,)) for mine in drawn]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
+    run_all([threading.Thread(target=draw, args=(mine,)) for mine in drawn], barrier=barrier)
     assert [len(mine) for mine in drawn] == [per_thread] * threads_n
     assert len({job_id for mine in drawn for job_id in mine}) == threads_n * per_thread
 
@@ -541,9 +536,7 @@ def test_ids_are_the_bytes_of_os_urandom(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(os, "urandom", fake_urandom)
     ids: list[str] = []
-    thread = threading.Thread(target=lambda: ids.extend(new_job_id() for _ in range(3)))
-    thread.start()
-    thread.join()
+    join_all([run_in_thread(lambda: ids.extend(new_job_id() for _ in range(3)))])
     expected = [uuid.UUID(bytes=bytes(range(n, n + 16)), version=4).hex for n in (0, 16, 32)]
     assert ids == expected
     assert drawn and all(size >= 16 * 3 for size in drawn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from support import FAILURE_BOUND, started_under
+from support import FAILURE_BOUND, join_all, start_all, started_under
 
 from goqueue import JobStatus
 from goqueue._ledger import JobLedger
@@ -12,7 +12,7 @@ from goqueue._ledger import JobLedger
 S = JobStatus
 
 
-def ledger_with(*job_ids: str) -> tuple[threading.Lock, JobLedger]:
+def ledger_with(*job_ids: str) -> tuple[threading.RLock, JobLedger]:
     """A ledger on a fresh lock, with *job_ids* accepted (type "email")."""
     lock = threading.RLock()
     ledger = JobLedger(lock)
@@ -53,7 +53,7 @@ def test_wait_idle_returns_once_the_last_job_is_finished() -> None:
     with lock:  # one job left: the waiter was notified of nothing and still waits
         assert results == []
         ledger.finish("b", S.FAILED)
-    waiter.join(FAILURE_BOUND)
+    join_all([waiter])
     assert results == [True]
 
 
@@ -76,7 +76,7 @@ def test_wait_for_a_finish_wakes_on_any_job_finishing() -> None:
     waiter = started_under(lock, wait_once)
     with lock:
         ledger.finish("b", S.COMPLETED)  # not the oldest, still a finish
-    waiter.join(FAILURE_BOUND)
+    join_all([waiter])
     assert woken.is_set()
     with lock:
         assert ledger.ids() == ["a"]
@@ -103,14 +103,12 @@ def test_many_threads_finishing_many_jobs_count_each_exactly_once() -> None:
 
     statuses = [S.COMPLETED, S.FAILED, S.CANCELLED, S.COMPLETED] * 2
     threads = [threading.Thread(target=finish_all, args=(s,)) for s in statuses]
-    for thread in threads:
-        thread.start()
     try:
+        start_all(threads, barrier=barrier)
         with lock:
             assert ledger.wait_idle(FAILURE_BOUND)
     finally:
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
+        join_all(threads)
     assert sum(wins) == len(job_ids)  # each job finished by exactly one thread
     assert sum(ledger.final_counts.values()) == len(job_ids)
     assert len(ledger) == 0

@@ -18,6 +18,7 @@ import pytest
 import test_storage
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import noop
 
 from goqueue import Job, JobStatus, JobStorage, MemoryStorage, Queue
 
@@ -304,7 +305,7 @@ def test_a_queue_with_keep_finished_holds_at_most_that_many_finished_jobs() -> N
     storage = MemoryStorage(keep_finished=1000)
     jobs = 100_000
     with Queue(workers=4, storage=storage) as queue:
-        queue.register_handler("noop", lambda ctx, payload: None)
+        queue.register_handler("noop", noop)
         for n in range(jobs):
             queue.submit_job("noop")
             if n % 5000 == 0:

@@ -6,7 +6,16 @@ import threading
 from typing import Any
 
 import pytest
-from support import FAILURE_BOUND, wait_until
+from support import (
+    FAILURE_BOUND,
+    boom,
+    join_all,
+    make_pool,
+    noop,
+    run_in_thread,
+    start_all,
+    wait_until,
+)
 
 from goqueue import (
     Job,
@@ -25,25 +34,10 @@ from goqueue.backoff import Constant
 S = JobStatus
 
 
-def make_pool(workers: int = 1, **handlers: Any) -> WorkerPool:
-    registry = Registry()
-    for job_type, handler in handlers.items():
-        registry.register_handler(job_type, handler)
-    return WorkerPool(MemoryStorage(), registry, workers, backoff=Constant(0))
-
-
 def status(pool: WorkerPool, job: Job) -> JobStatus:
     stored = pool.storage.get_job(job.id)
     assert stored is not None
     return stored.status
-
-
-def noop(ctx: JobContext, payload: dict[str, Any]) -> None:
-    return None
-
-
-def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
-    raise ValueError("boom")
 
 
 @pytest.mark.parametrize(
@@ -80,11 +74,13 @@ def test_the_buffer_holds_twice_the_workers_unless_told_otherwise() -> None:
 
 def test_states_move_forward_only() -> None:
     pool = make_pool(2, email=noop)
-    assert pool.state is PoolState.NEW
+    states = [pool.state]
     pool.start()
-    assert pool.state is PoolState.RUNNING
-    assert pool.stop() == ShutdownReport(drained=True, cancelled=())
-    assert pool.state is PoolState.STOPPED
+    states.append(pool.state)
+    report = pool.stop()
+    states.append(pool.state)
+    assert states == [PoolState.NEW, PoolState.RUNNING, PoolState.STOPPED]
+    assert report == ShutdownReport(drained=True, cancelled=())
     assert not any(thread.is_alive() for thread in pool._threads)
 
 
@@ -110,14 +106,12 @@ def test_concurrent_stops_return_the_same_report() -> None:
 
     threads = [threading.Thread(target=stopper) for _ in range(4)]
     try:
-        for thread in threads:
-            thread.start()
+        start_all(threads, barrier=barrier)
         wait_until(lambda: pool.state is PoolState.STOPPING)
         gate.set()
     finally:
         gate.set()
-        for thread in threads:
-            thread.join()
+        join_all(threads)
     assert len(reports) == 4
     assert all(report is reports[0] for report in reports)
 
@@ -251,19 +245,13 @@ def test_submitters_blocked_on_a_full_buffer_are_released_by_stop_without_drain(
     threads = [threading.Thread(target=submitter, args=(job,), daemon=True) for job in jobs]
     stopper = threading.Thread(target=pool.stop, kwargs={"drain": False}, daemon=True)
     try:
-        for thread in threads:
-            thread.start()
+        start_all(threads, barrier=barrier)
         wait_until(lambda: len(pool.storage.list_jobs()) == 1 + len(jobs))
         stopper.start()
         wait_until(lambda: len(pool.storage.list_jobs(S.CANCELLED)) == len(jobs))
     finally:
         gate.set()
-        if stopper.ident is not None:
-            stopper.join(FAILURE_BOUND)
-        for thread in threads:
-            thread.join(FAILURE_BOUND)
-    assert not stopper.is_alive()
-    assert [thread.is_alive() for thread in threads] == [False] * len(jobs)
+        join_all([stopper, *threads])  # fails naming any still blocked
     assert status(pool, first) is S.COMPLETED
     assert [status(pool, job) for job in jobs] == [S.CANCELLED] * len(jobs)
 
@@ -302,27 +290,26 @@ def test_wait_reads_the_storage_without_holding_the_pool_lock() -> None:
     assert started.wait(FAILURE_BOUND)
     storage.hold.set()
     waited: list[Job] = []
-    waiter = threading.Thread(target=lambda: waited.append(pool.wait(job.id, FAILURE_BOUND)))
     stats: list[QueueStatistics] = []
     reader = threading.Thread(target=lambda: stats.append(pool.statistics()))
-    waiter.start()
+    waiter = run_in_thread(lambda: waited.append(pool.wait(job.id, FAILURE_BOUND)))
     try:
         assert storage.reading.wait(FAILURE_BOUND)  # the waiter is inside get_job now
         reader.start()
-        reader.join(FAILURE_BOUND / 2)  # statistics() takes the pool lock
+        # Not joined first on purpose: statistics() takes the pool lock, so it finishes
+        # within the bound only if wait() reads the storage without holding that lock.
+        reader.join(FAILURE_BOUND / 2)
         assert stats, "statistics() had to wait for a storage read inside wait()"
         assert stats[0].running == 1
         storage.hold.clear()
         storage.go_on.set()
         finish.set()
-        waiter.join(FAILURE_BOUND)
+        join_all([waiter])
         assert [j.status for j in waited] == [S.COMPLETED]
     finally:
         storage.go_on.set()
         finish.set()
-        waiter.join()
-        if reader.ident is not None:
-            reader.join()
+        join_all([waiter, reader])
         pool.stop()
 
 

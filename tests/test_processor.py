@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from support import boom, noop
 
 from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage, Registry
 from goqueue.backoff import Constant
@@ -82,10 +83,6 @@ def test_a_failure_with_attempts_left_is_scheduled_after_the_backoff() -> None:
     storage = MemoryStorage()
     job = Job(type="email", max_retry=2)
     storage.save_job(job)
-
-    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
-        raise ValueError("boom")
-
     before = datetime.now(timezone.utc)
     JobProcessor(storage).process_job(job, boom)  # the tutorial's backoff: 1 s after 1 attempt
     after = stored(storage, job)
@@ -103,10 +100,6 @@ def test_a_custom_backoff_sets_next_attempt_at() -> None:
     storage = MemoryStorage()
     job = Job(type="email", max_retry=3)
     storage.save_job(job)
-
-    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
-        raise OSError("down")
-
     before = datetime.now(timezone.utc)
     JobProcessor(storage).process_job(job, boom, backoff=Constant(30))
     after = stored(storage, job)
@@ -133,10 +126,6 @@ def test_claim_and_run_fails_the_job_when_its_backoff_policy_raises() -> None:
     job = Job(type="email", max_retry=3)
     storage.save_job(job)
     registry = Registry()
-
-    def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
-        raise ValueError("boom")
-
     registry.register_handler("email", boom)
 
     def broken(attempts: int) -> float:
@@ -219,7 +208,7 @@ def test_claim_and_run_logs_a_failed_claim_instead_of_raising(
     storage = BrokenClaims()
     job = Job(type="email")
     storage.save_job(job)
-    outcome = claim_and_run(storage, job, lambda ctx, payload: None)
+    outcome = claim_and_run(storage, job, noop)
     assert outcome == RunOutcome(None, stored=False)  # the pool reports it undelivered
     [record] = caplog.records
     assert record.getMessage() == f"worker could not claim job {job.id}"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, boom, join_all, noop, run_in_thread, wait_until
 
 from goqueue import (
     Job,
@@ -24,14 +24,6 @@ from goqueue import (
 from goqueue.backoff import Constant
 
 S = JobStatus
-
-
-def noop(ctx: JobContext, payload: dict[str, Any]) -> None:
-    return None
-
-
-def boom(ctx: JobContext, payload: dict[str, Any]) -> None:
-    raise ValueError("boom")
 
 
 class Gate:
@@ -249,14 +241,13 @@ def test_stop_drains_buffered_jobs_by_default(make_queue: Callable[..., Queue]) 
     jobs = [queue.submit_job("email") for _ in range(3)]  # one running, two buffered
     gate.any_started.wait(FAILURE_BOUND)
     reports = []
-    stopper = threading.Thread(target=lambda: reports.append(queue.stop()))
-    stopper.start()
+    stopper = run_in_thread(lambda: reports.append(queue.stop()))
     try:
         wait_until(lambda: queue.statistics().state.value == "stopping")
         gate.opened.set()
     finally:
         gate.opened.set()
-        stopper.join()
+        join_all([stopper])
     assert [queue.get_job(job.id).status for job in jobs] == [S.COMPLETED] * 3
     assert gate.started == [job.id for job in jobs]
     assert (reports[0].drained, reports[0].cancelled) == (True, ())
@@ -331,8 +322,7 @@ def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
     buffered = [queue.submit_job("email") for _ in range(room)]
     assert queue.statistics().buffered == room
     late: list[Job] = []
-    submitter = threading.Thread(target=lambda: late.append(queue.submit_job("email")))
-    submitter.start()
+    submitter = run_in_thread(lambda: late.append(queue.submit_job("email")))
     try:
         # saved, now blocked waiting for room (as a send on a full Go channel)
         wait_until(lambda: queue.statistics().waiting_for_room == 1)
@@ -340,7 +330,7 @@ def test_a_full_buffer_blocks_the_submitter_and_drops_nothing(
         assert len(queue.storage.list_jobs()) == room + 2
     finally:
         gate.opened.set()
-        submitter.join()
+        join_all([submitter])
     queue.join(timeout=FAILURE_BOUND)
     ids = [first.id, *(job.id for job in buffered), late[0].id]
     assert gate.started == ids
@@ -423,13 +413,12 @@ def test_stop_without_drain_waits_for_the_running_handler_it_signalled(
     job = queue.submit_job("email")
     started.wait(FAILURE_BOUND)
     assert not contexts[0].cancelled.is_set()
-    stopper = threading.Thread(target=queue.stop, kwargs={"drain": False})
-    stopper.start()
+    stopper = run_in_thread(lambda: queue.stop(drain=False))
     try:
         assert contexts[0].cancelled.wait(FAILURE_BOUND)
         assert stopper.is_alive()  # the handler has not returned: stop() is still waiting
         assert queue.get_job(job.id).status is S.PROCESSING
     finally:
         release.set()
-        stopper.join()
+        join_all([stopper])
     assert queue.get_job(job.id).status is S.COMPLETED

@@ -9,12 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from support import noop, run_all
 
 from goqueue import Handler, JobContext, Registry, RWLock, UnknownJobType
-
-
-def noop(ctx: JobContext, payload: dict[str, Any]) -> None:
-    return None
 
 
 def test_register_and_get_handler() -> None:
@@ -138,12 +135,7 @@ def test_go_registry_race_test_with_assertions() -> None:
 
     threads = [threading.Thread(target=reader, args=(f,)) for f in found]
     threads += [threading.Thread(target=writer, args=(n, w)) for n, w in enumerate(written)]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
+    run_all(threads, barrier=barrier)
     assert [len(mine) for mine in found] == [100] * 10
     assert all(handler is noop for mine in found for handler in mine)
     assert [len(mine) for mine in written] == [50] * 5

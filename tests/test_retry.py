@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, noop
 
 from goqueue import Job, JobContext, JobStatus, MemoryStorage, Queue
 from goqueue.backoff import Constant
@@ -107,11 +107,21 @@ def test_status_path_is_processing_pending_processing() -> None:
     ]
 
 
-def test_next_attempt_at_records_when_the_retry_is_due() -> None:
+def started_with_60_s_retries(workers: int) -> tuple[Queue, RecordingStorage]:
+    """A started queue on a ``RecordingStorage`` whose retries wait 60 s.
+
+    Its "flaky" jobs fail their first attempt; its "quick" jobs succeed at once.
+    """
     storage = RecordingStorage()
-    q = Queue(workers=1, storage=storage, backoff=Constant(60))
+    q = Queue(workers=workers, storage=storage, backoff=Constant(60))
     q.register_handler("flaky", failing_first(1))
+    q.register_handler("quick", noop)
     q.start()
+    return q, storage
+
+
+def test_next_attempt_at_records_when_the_retry_is_due() -> None:
+    q, storage = started_with_60_s_retries(workers=1)
     try:
         before = datetime.now(timezone.utc)
         job = q.submit_job("flaky", max_retry=2)
@@ -132,11 +142,7 @@ def test_next_attempt_at_records_when_the_retry_is_due() -> None:
 
 def test_a_worker_is_not_blocked_while_a_retry_waits() -> None:
     # One worker. If it slept through the 60 s backoff, the second job could not run.
-    storage = RecordingStorage()
-    q = Queue(workers=1, storage=storage, backoff=Constant(60))
-    q.register_handler("flaky", failing_first(1))
-    q.register_handler("quick", lambda ctx, payload: None)
-    q.start()
+    q, storage = started_with_60_s_retries(workers=1)
     try:
         flaky = q.submit_job("flaky", max_retry=2)
         storage.wait_for_status(flaky.id, JobStatus.PENDING, times=2)
@@ -201,11 +207,7 @@ def test_drain_runs_scheduled_retries_when_they_are_due() -> None:
 
 
 def test_stop_with_a_timeout_reports_the_retries_it_gave_up_on() -> None:
-    storage = RecordingStorage()
-    q = Queue(workers=2, storage=storage, backoff=Constant(60))
-    q.register_handler("flaky", failing_first(1))
-    q.register_handler("quick", lambda ctx, payload: None)
-    q.start()
+    q, storage = started_with_60_s_retries(workers=2)
     try:
         waiting = [q.submit_job("flaky", max_retry=2) for _ in range(3)]
         for job in waiting:

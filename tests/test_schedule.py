@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from support import FAILURE_BOUND, started_under
+from support import join_all, started_under
 
 from goqueue._schedule import RetrySchedule
 
@@ -22,7 +22,7 @@ def test_ids_come_out_in_due_order_and_ties_in_the_order_added() -> None:
 
 
 def start_waiter(
-    lock: threading.Lock, schedule: RetrySchedule
+    lock: threading.RLock, schedule: RetrySchedule
 ) -> tuple[threading.Thread, list[str | None]]:
     """A thread blocked in ``next_due``, and the list its result will be appended to."""
     got: list[str | None] = []
@@ -37,7 +37,7 @@ def test_an_earlier_retry_wakes_a_scheduler_waiting_for_a_later_one() -> None:
     thread, got = start_waiter(lock, schedule)
     with lock:
         schedule.add("now", 0.0)
-    thread.join(FAILURE_BOUND)  # without the notify it would wait a day
+    join_all([thread])  # without the notify it would wait a day
     assert got == ["now"]
     assert len(schedule) == 1
 
@@ -48,7 +48,7 @@ def test_close_ends_a_wait_on_an_empty_schedule_and_every_later_call() -> None:
     thread, got = start_waiter(lock, schedule)
     with lock:
         schedule.close()
-    thread.join(FAILURE_BOUND)
+    join_all([thread])
     assert got == [None]
     with lock:
         schedule.add("after-close", 0.0)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, SLOW_BOUND, join_all, start_all, wait_until
 
 from goqueue import Job, JobContext, JobStatus, Queue, SQLiteStorage, StorageError
 from goqueue import sqlite_storage as module
@@ -94,8 +94,7 @@ def test_the_heartbeat_renews_the_lease_past_its_first_expiry(tmp_path: Path) ->
         assert second.recover_expired() == 0
         assert lease_of(path, job.id)[:2] == ("processing", first.owner)
         [beat] = heartbeats(first)
-    beat.join(FAILURE_BOUND)
-    assert not beat.is_alive()  # close() stopped it
+    join_all([beat])  # close() stopped it
 
 
 def test_workers_claiming_while_leases_renew_and_another_storage_watches(
@@ -139,16 +138,14 @@ def test_workers_claiming_while_leases_renew_and_another_storage_watches(
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(mine,)) for mine in claimed]
-    threads.append(threading.Thread(target=watcher))
+    worker_threads = [threading.Thread(target=worker, args=(mine,)) for mine in claimed]
+    watcher_thread = threading.Thread(target=watcher)
     try:
-        for thread in threads:
-            thread.start()
+        start_all([*worker_threads, watcher_thread], barrier=barrier)
+        join_all(worker_threads, timeout=SLOW_BOUND)
     finally:
-        for thread in threads[:-1]:
-            thread.join()
         done.set()
-        threads[-1].join()
+        join_all([*worker_threads, watcher_thread])
         observer.close()
     assert errors == []
     assert sorted(job_id for mine in claimed for job_id in mine) == sorted(j.id for j in jobs)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from support import SLOW_BOUND
+from support import SLOW_BOUND, join_all, noop, run_in_thread, start_all
 
 from goqueue import (
     Job,
@@ -136,12 +136,11 @@ def test_a_write_waits_for_another_connection_then_gives_up(tmp_path: Path) -> N
             StorageBusy, match=rf"^sqlite storage {re.escape(repr(str(path)))}: database is locked$"
         ):
             hasty.save_job(Job(type="a"))
-        saved = threading.Thread(target=patient.save_job, args=(Job(type="b"),))
-        saved.start()
+        saved = run_in_thread(lambda: patient.save_job(Job(type="b")))
         try:
             other.execute("COMMIT")  # whenever this lands, the patient writer gets in
         finally:
-            saved.join()
+            join_all([saved], timeout=SLOW_BOUND)
         assert [job.type for job in patient.list_jobs()] == ["b"]
     finally:
         other.close()
@@ -152,7 +151,7 @@ def test_a_write_waits_for_another_connection_then_gives_up(tmp_path: Path) -> N
 def test_a_queue_on_sqlite_refuses_a_non_json_payload_at_submit(tmp_path: Path) -> None:
     storage = SQLiteStorage(tmp_path / "jobs.db")
     with Queue(workers=1, storage=storage) as q:
-        q.register_handler("email", lambda ctx, payload: None)
+        q.register_handler("email", noop)
         with pytest.raises(
             PayloadNotStorable,
             match=r"^payload\['meta'\]\['when'\] is a datetime, which cannot be stored as JSON$",
@@ -219,11 +218,8 @@ def test_32_workers_and_many_jobs_never_see_database_is_locked(
     with caplog.at_level(logging.ERROR, logger="goqueue"):
         q.start()
         try:
-            for thread in threads:
-                thread.start()
+            join_all(start_all(threads, barrier=barrier), timeout=SLOW_BOUND)
         finally:
-            for thread in threads:
-                thread.join()
             q.join(timeout=SLOW_BOUND * 2)
             report = q.stop()
     ids = sorted(job_id for mine in submitted for job_id in mine)
@@ -325,8 +321,7 @@ def test_a_job_submitted_while_start_reads_the_backlog_runs_once_or_is_refused(
     ran: list[str] = []
     q = Queue(workers=2, storage=storage)
     q.register_handler("work", lambda ctx, payload: ran.append(ctx.job_id))
-    starter = threading.Thread(target=q.start)
-    starter.start()
+    starter = run_in_thread(q.start)
     try:
         assert storage.scanning.wait(SLOW_BOUND)  # start() is reading the backlog
         try:
@@ -334,7 +329,7 @@ def test_a_job_submitted_while_start_reads_the_backlog_runs_once_or_is_refused(
         except QueueStateError:  # refused: the pool is not running yet
             submitted = []
     finally:
-        starter.join()
+        join_all([starter], timeout=SLOW_BOUND)
     q.join(timeout=SLOW_BOUND)
     report = q.stop()
     stored = storage.list_jobs()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from support import run_all
 
 from goqueue import Job, JobNotFound, JobStatus, JobStorage, MemoryStorage, PendingJob
 
@@ -218,40 +220,42 @@ def test_clear_removes_every_job(storage: JobStorage) -> None:
     assert all(storage.get_job(job.id) is None for job in jobs)
 
 
+def ids_from_threads(count: int, work: Callable[[list[str]], None]) -> list[str]:
+    """Run *work* in *count* threads released together; return the ids they appended.
+
+    Each thread appends to a list of its own, so the lists need no lock; all of them
+    are joined before the ids are returned.
+    """
+    barrier = threading.Barrier(count)
+    lists: list[list[str]] = [[] for _ in range(count)]
+
+    def run(mine: list[str]) -> None:
+        barrier.wait()
+        work(mine)
+
+    run_all([threading.Thread(target=run, args=(mine,)) for mine in lists], barrier=barrier)
+    return [job_id for mine in lists for job_id in mine]
+
+
 def test_concurrent_claims_claim_each_job_exactly_once(storage: JobStorage) -> None:
     jobs = [make_job() for _ in range(200)]
     for job in jobs:
         storage.save_job(job)
-    threads_count = 8
-    barrier = threading.Barrier(threads_count)
-    claims: list[list[str]] = [[] for _ in range(threads_count)]
 
     def claimer(mine: list[str]) -> None:
-        barrier.wait()
         for job in jobs:
             claimed = storage.claim_job(job.id)
             if claimed is not None:
                 mine.append(claimed.id)
 
-    threads = [threading.Thread(target=claimer, args=(c,)) for c in claims]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
-    all_claims = [job_id for mine in claims for job_id in mine]
-    assert sorted(all_claims) == sorted(job.id for job in jobs)
+    assert sorted(ids_from_threads(8, claimer)) == sorted(job.id for job in jobs)
     assert all(job.attempts == 1 for job in storage.list_jobs())
 
 
 def test_concurrent_saves_and_updates_lose_nothing(storage: JobStorage) -> None:
     threads_count, per_thread = 8, 50
-    barrier = threading.Barrier(threads_count)
-    saved: list[list[str]] = [[] for _ in range(threads_count)]
 
     def writer(mine: list[str]) -> None:
-        barrier.wait()
         for _ in range(per_thread):
             job = make_job()
             storage.save_job(job)
@@ -260,14 +264,7 @@ def test_concurrent_saves_and_updates_lose_nothing(storage: JobStorage) -> None:
             storage.update_job(job)
             mine.append(job.id)
 
-    threads = [threading.Thread(target=writer, args=(s,)) for s in saved]
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        for thread in threads:
-            thread.join()
-    ids = sorted(job_id for mine in saved for job_id in mine)
+    ids = sorted(ids_from_threads(threads_count, writer))
     completed = storage.list_jobs(JobStatus.COMPLETED)
     assert sorted(job.id for job in completed) == ids
     assert len(set(ids)) == threads_count * per_thread
