@@ -1,0 +1,175 @@
+"""Exercises of lesson 04, locks and readers-writer locks."""
+
+from __future__ import annotations
+
+from goqueue.lab.exercises.catalog import CheckResult, Exercise
+
+__all__ = ["EXERCISES"]
+
+#: Lookups the threads of exercise 04.1 make: 4 threads × 50,000.
+LOOKUPS_MADE = 4 * 50_000
+
+
+def _check_lost_lookups(value: object) -> CheckResult:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False, f"give the number of lost lookups, a whole number; got {value!r}"
+    if value < 0:
+        return False, (
+            "a negative loss means more lookups were counted than made: compare the"
+            f" counter with the {LOOKUPS_MADE:,} lookups the threads really made"
+        )
+    if value > LOOKUPS_MADE:
+        return False, f"more than the {LOOKUPS_MADE:,} lookups made cannot be lost"
+    if value == 0:
+        return False, (
+            "0 lost: is increment_counter really after the with block? A tight loop on"
+            " one type loses lookups at any switch interval; the lab's hammer spreads its"
+            " lookups over many types, so there it needs switch_interval=1e-5 and luck"
+        )
+    return True, (
+        f"{value:,} lookups lost: the counter's read-modify-write is outside the lock, so"
+        " two lookups can both read the same count; registrations and the order list"
+        " are still under the lock, so only the lookup counts go wrong"
+    )
+
+
+def _check_bound(value: object) -> CheckResult:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False, f"give a whole number of writes, got {value!r}"
+    if value == 1:
+        return True, (
+            "one: a reader that arrives while a writer waits queues behind that writer, and"
+            " when it leaves, every waiting reader goes in before the next writer"
+        )
+    if value == 0:
+        return False, (
+            "0 is what most runs show, not the bound: a reader that arrives while a writer"
+            " is waiting (not yet inside) queues behind it, so that one write begins first"
+        )
+    return False, (
+        f"{value} is too many: a leaving writer lets every waiting reader in before the"
+        " next writer, however many writers are queued"
+    )
+
+
+def _check_upgrade(value: object) -> CheckResult:
+    if isinstance(value, BaseException):
+        value = type(value)
+    name = value if isinstance(value, str) else getattr(value, "__name__", repr(value))
+    if name == "RuntimeError" or "cannot upgrade a read lock" in name:
+        return True, (
+            "RWLock refuses at once (RuntimeError: cannot upgrade a read lock to a write"
+            " lock) instead of waiting for a read lock that only this thread can release"
+        )
+    return False, (
+        f"{name} is not what goqueue.RWLock raises; run it and pass the exception's class"
+    )
+
+
+EXERCISES = (
+    Exercise(
+        key="04.1",
+        title="Too little lock",
+        hint="""Copy OneLockRegistry.get_handler (changed_lines printed it) and move the
+increment_counter line out of the with block. The lab's hammer mixes many calls and
+spreads lookups over many types, so at the default switch interval it often shows
+nothing (try switch_interval=1e-5 and many trials). Four threads looking up ONE type in
+a tight loop, as in notebook 03's hammer_by_hand, show it at any interval.""",
+        code="""\
+class TooLittleLock(OneLockRegistry):
+    def get_handler(self, job_type):
+        with self._lock:
+            handler = self._handlers[job_type]
+        self.increment_counter("lookups:" + job_type)   # outside the lock
+        return handler
+
+def look_up(registry, barrier, calls=50_000):
+    barrier.wait()
+    for _ in range(calls):
+        registry.get_handler("email")
+
+registry, barrier = TooLittleLock(), threading.Barrier(4)
+registry.register_handler("email", print)
+workers = [threading.Thread(target=look_up, args=(registry, barrier)) for _ in range(4)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+answer = 4 * 50_000 - registry.statistics().lookups["email"]
+print(f"{answer:,} of 200,000 lookups lost")""",
+        explanation="""Lookups are lost, often tens of thousands of them, and nothing else goes
+wrong: the dict lookup, the registrations and the order list are still under the lock.
+increment_counter reads the count (counts.get is a call, so a switch point), adds one
+and writes it back; with the lock released before it, two threads can read the same
+count and write back the same number. A lock protects only what runs while it is held.
+(With the lab's hammer the loss is rare: its lookups spread over many types, so two
+threads seldom update the same counter at once. On a free-threaded build it loses
+lookups at any setting.)""",
+        check=_check_lost_lookups,
+        wrong=(0, -5, 10**9),
+    ),
+    Exercise(
+        key="04.2",
+        title="The wrong lock for counters",
+        hint="""Readers hold the read lock together. Write the two lookups' steps side by
+side: t1 reads counts[k], t2 reads counts[k], ... For register_handler: what else does
+it hold while it updates the counter, and who else could be inside at that moment?""",
+        code="""\
+print(changed_lines(UnsafeRegistry.register_handler, LockedRegistry.register_handler))""",
+        explanation="""Two lookups both hold the read lock (that is what a read lock is for):
+t1 reads counts[k] = 5, t2 reads 5, t1 writes 6, t2 writes 6. Two lookups, one
+increment: the read lock excludes writers, not other readers. In register_handler the
+thread holds the WRITE lock, so no lookup and no other registration can be inside: the
+counters' own lock is not needed there. It is taken anyway so that every access to the
+counters goes through the same lock, which keeps the rule simple to check and keeps the
+code correct if someone later moves the counter update out of the write lock. (It is
+always taken after the RWLock, never before, so the two locks cannot deadlock.)""",
+    ),
+    Exercise(
+        key="04.3",
+        title="Writer streams",
+        hint="""reader_starvation_demo(RWLock, writers=5).writes_while_reader_waited counts the
+writes that began while the reader waited. Think about a reader that arrives while one
+writer is inside and another is already waiting, and one that arrives just after a
+writer left while the next one is waiting but not yet inside.""",
+        code="""\
+most = 0
+for writers in (2, 5):
+    for _ in range(3):
+        run = reader_starvation_demo(RWLock, writers=writers, seconds=0.1, hold=0.001)
+        most = max(most, run.writes_while_reader_waited)
+print("most writes begun while the reader waited, in 6 runs:", most)
+answer = 1   # the bound; runs show 0 or 1""",
+        explanation="""At most one. A reader that arrives while a writer is inside waits for it,
+and when that writer leaves, the reader goes in before the next writer: no write begins
+during its wait (most runs show 0). A reader that arrives while a writer is waiting but
+not yet inside queues behind that one writer, which begins first: 1. The number of
+writers does not matter, because a leaving writer always lets every waiting reader in
+first. Under WriterPreferringRWLock the count grows with the length of the stream.""",
+        check=_check_bound,
+        wrong=(0, 5, "1"),
+    ),
+    Exercise(
+        key="04.4",
+        title="Upgrades",
+        hint="""Use acquire_write(timeout=1) so that a lock that did wait could not hang the
+notebook. Then imagine two threads, each holding a read lock, each asking for the write
+lock: what is each one waiting for?""",
+        code="""\
+lock = RWLock()
+with lock.read_lock():
+    try:
+        lock.acquire_write(timeout=1)
+    except RuntimeError as e:
+        print(f"{type(e).__name__}: {e}")
+        answer = type(e)""",
+        explanation="""RWLock raises RuntimeError: cannot upgrade a read lock to a write lock. A
+writer must wait until no reader is inside. If two threads each hold a read lock and
+each asks for the write lock, each waits for the other to release its read lock, which
+it will never do while it waits: a deadlock. Go's RWMutex does not check, and such a
+program simply hangs. To upgrade, release the read lock, take the write lock, and check
+again what you read, since another writer may have changed it in between.""",
+        check=_check_upgrade,
+        wrong=("TimeoutError", ValueError),
+    ),
+)
