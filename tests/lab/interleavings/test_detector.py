@@ -1,4 +1,8 @@
-"""The race detector (interleavings/detector.py): the three verdicts, each happens-before edge."""
+"""The race detector (interleavings/detector.py): the three verdicts, each happens-before edge.
+
+The edges run here with real threads; test_go_verdicts.py runs each primitive's patterns in
+every schedule the explorer can make.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,18 @@ import pytest
 from support import FAILURE_BOUND, run_all
 
 from goqueue import Registry
-from goqueue.lab import SharedDict, SharedList, SharedLock, SharedQueue, SharedRWLock, SharedVars
+from goqueue.lab import (
+    SharedBarrier,
+    SharedCondition,
+    SharedDict,
+    SharedEvent,
+    SharedList,
+    SharedLock,
+    SharedQueue,
+    SharedRWLock,
+    SharedSemaphore,
+    SharedVars,
+)
 from goqueue.lab.interleavings.detector import race_detector
 from goqueue.lab.interleavings.explore import replay
 from goqueue.lab.interleavings.pytest_plugin import check_race_free, race_free  # noqa: F401 - the fixture
@@ -212,6 +227,81 @@ def test_queue_put_then_get_orders_accesses() -> None:
     with race_detector() as detector:
         run_together(producer, consumer)
     assert seen == [42] and detector.races == []
+
+
+def test_event_set_then_wait_orders_accesses() -> None:
+    box = SharedVars("box", value=0)
+    ready = SharedEvent("ready")
+    seen: list[int] = []
+
+    def producer() -> None:
+        box.value = 42
+        ready.set()
+
+    def consumer() -> None:
+        assert ready.wait(timeout=FAILURE_BOUND)
+        seen.append(box.value)
+
+    with race_detector() as detector:
+        run_together(producer, consumer, consumer)
+    assert seen == [42, 42] and detector.races == []
+
+
+def test_condition_notify_then_wake_orders_accesses() -> None:
+    box = SharedVars("box", value=0, ready=False)
+    cond = SharedCondition(name="cond")
+    seen: list[int] = []
+
+    def producer() -> None:
+        with cond:
+            box.value = 42
+            box.ready = True
+            cond.notify_all()
+
+    def consumer() -> None:
+        with cond:
+            assert cond.wait_for(lambda: box.ready, timeout=FAILURE_BOUND)
+        seen.append(box.value)
+
+    with race_detector() as detector:
+        run_together(producer, consumer, consumer)
+    assert seen == [42, 42] and detector.races == []
+
+
+def test_semaphore_release_then_acquire_orders_accesses() -> None:
+    box = SharedVars("box", value=0)
+    done = SharedSemaphore(0, name="done")
+    seen: list[int] = []
+
+    def producer() -> None:
+        box.value = 42
+        done.release()
+
+    def consumer() -> None:
+        assert done.acquire(timeout=FAILURE_BOUND)
+        seen.append(box.value)
+
+    with race_detector() as detector:
+        run_together(producer, consumer)
+    assert seen == [42] and detector.races == []
+
+
+def test_barrier_orders_every_arrival_before_every_departure() -> None:
+    slots: SharedDict[int, int] = SharedDict("slots", {0: 0, 1: 0, 2: 0})
+    barrier = SharedBarrier(3, name="barrier")
+    sums: list[int] = []
+
+    def party(index: int) -> Callable[[], None]:
+        def run() -> None:
+            slots[index] = index + 1
+            barrier.wait(timeout=FAILURE_BOUND)
+            sums.append(slots[0] + slots[1] + slots[2])
+
+        return run
+
+    with race_detector() as detector:
+        run_together(party(0), party(1), party(2))
+    assert sums == [6, 6, 6] and detector.races == []
 
 
 def test_detectors_do_not_nest_and_restore_threading() -> None:
