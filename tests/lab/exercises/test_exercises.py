@@ -33,7 +33,7 @@ from goqueue.lab.exercises.catalog import (
 
 NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 KEYS = list(exercises())
-_NAMESPACES: dict[str, dict[str, Any]] = {}
+_CELLS: dict[str, list[str]] = {}  # each notebook's code cells, read once
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -54,21 +54,25 @@ def _notebook(lesson: str) -> Path:
 
 
 def notebook_namespace(lesson: str) -> dict[str, Any]:
-    """The names lesson *lesson*'s setup cell and definition cells make (a fresh copy)."""
-    if lesson not in _NAMESPACES:
-        matplotlib.use("Agg")
+    """The names lesson *lesson*'s setup cell and definition cells make, freshly run.
+
+    Fresh each time, not a copy: a notebook function reads its globals from the namespace
+    it was defined in, and a solution may rebind one of them (a new ``started`` event).
+    """
+    matplotlib.use("Agg")
+    if lesson not in _CELLS:
         nb = json.loads(_notebook(lesson).read_text(encoding="utf-8"))
-        code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
-        setup = "\n".join(
-            line for line in code[0].splitlines() if not line.lstrip().startswith(("%", "!"))
-        )
-        namespace: dict[str, Any] = {"__name__": f"notebook_{lesson}"}
-        exec(compile(setup, f"<{lesson} setup>", "exec"), namespace)
-        for number, source in enumerate(code[1:], start=2):
-            if _only_definitions(source):
-                exec(compile(source, f"<{lesson} cell {number}>", "exec"), namespace)
-        _NAMESPACES[lesson] = namespace
-    return dict(_NAMESPACES[lesson])
+        _CELLS[lesson] = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    code = _CELLS[lesson]
+    setup = "\n".join(
+        line for line in code[0].splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
+    namespace: dict[str, Any] = {"__name__": f"notebook_{lesson}"}
+    exec(compile(setup, f"<{lesson} setup>", "exec"), namespace)
+    for number, source in enumerate(code[1:], start=2):
+        if _only_definitions(source):
+            exec(compile(source, f"<{lesson} cell {number}>", "exec"), namespace)
+    return namespace
 
 
 def exercise_items(markdown: str) -> list[int]:
