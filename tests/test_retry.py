@@ -71,22 +71,27 @@ def failing_first(n: int, attempts: list[int] | None = None) -> Callable[[JobCon
     return handler
 
 
-def test_a_failed_job_is_retried_until_it_succeeds() -> None:
+def run_to_the_end(failures: int, max_retry: int) -> tuple[Job, list[int]]:
+    """Run one job whose first *failures* attempts fail, retrying at once.
+
+    Returns:
+        The job once final, and the attempt numbers its handler saw.
+    """
     attempts: list[int] = []
     with Queue(workers=2, backoff=Constant(0)) as q:
-        q.register_handler("flaky", failing_first(2, attempts))
-        job = q.submit_job("flaky", max_retry=3)
-        done = q.wait(job.id, timeout=FAILURE_BOUND)
+        q.register_handler("flaky", failing_first(failures, attempts))
+        job = q.submit_job("flaky", max_retry=max_retry)
+        return q.wait(job.id, timeout=FAILURE_BOUND), attempts
+
+
+def test_a_failed_job_is_retried_until_it_succeeds() -> None:
+    done, attempts = run_to_the_end(failures=2, max_retry=3)
     assert (done.status, done.attempts, done.error) == (JobStatus.COMPLETED, 3, None)
     assert attempts == [1, 2, 3]
 
 
 def test_a_job_that_keeps_failing_ends_failed_after_max_retry_attempts() -> None:
-    attempts: list[int] = []
-    with Queue(workers=2, backoff=Constant(0)) as q:
-        q.register_handler("broken", failing_first(99, attempts))
-        job = q.submit_job("broken", max_retry=4)
-        done = q.wait(job.id, timeout=FAILURE_BOUND)
+    done, attempts = run_to_the_end(failures=99, max_retry=4)
     assert (done.status, done.attempts) == (JobStatus.FAILED, 4)
     assert done.error == "ConnectionError: attempt 4 failed"
     assert attempts == [1, 2, 3, 4]
