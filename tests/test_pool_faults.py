@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from faults import FaultyStorage
-from support import FAILURE_BOUND, SLOW_BOUND, wait_until
+from support import FAILURE_BOUND, SLOW_BOUND, join_all, wait_until
 
 from goqueue import (
     JobContext,
@@ -505,7 +505,7 @@ def test_statistics_answer_while_a_stop_is_held_in_a_storage_call() -> None:
     finally:
         release.set()
         gate.set()
-        stopper.join(FAILURE_BOUND)
+        join_all([stopper], SLOW_BOUND)
     stats = queue.statistics()
     assert (stats.state, stats.completed, stats.cancelled) == (PoolState.STOPPED, 1, 2)
     assert stats.cancelled == recount(storage)[S.CANCELLED]
