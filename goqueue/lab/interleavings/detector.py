@@ -50,6 +50,7 @@ from typing import Any
 
 from goqueue.lab.interleavings.steps import (
     STRUCTURE,
+    Edge,
     Monitor,
     Op,
     OpKind,
@@ -245,6 +246,8 @@ class RaceDetector(Monitor):
 
     def before(self, op: Op) -> None:
         releases = op.releases
+        if not releases and op.kind is OpKind.RELEASE:
+            releases = _lock_edges(op)
         if releases:
             me = self._me()
             with self._mutex:
@@ -268,6 +271,8 @@ class RaceDetector(Monitor):
             if isinstance(op.result, BaseException) or op.result is False:
                 return  # nothing was taken
             acquires = op.acquires
+            if not acquires and op.kind is OpKind.ACQUIRE:
+                acquires = _lock_edges(op)
             if acquires:
                 clock = self._me().clock
                 with self._mutex:
@@ -384,6 +389,18 @@ class RaceDetector(Monitor):
 
     def __str__(self) -> str:
         return self.report()
+
+
+def _lock_edges(op: Op) -> tuple[Edge, ...]:
+    """The edges of a lock step that names none (a lock class written before ``Edge``).
+
+    As a readers-writer lock's: a read release publishes to "read", any other to
+    "write"; a read acquire comes after "write", any other acquire after both.
+    """
+    obj = op.obj
+    if op.kind is OpKind.RELEASE:
+        return ((obj, "read" if op.mode == "read" else "write"),)
+    return ((obj, "write"),) if op.mode == "read" else ((obj, "write"), (obj, "read"))
 
 
 def _join(into: Clock, other: Clock) -> None:

@@ -29,6 +29,7 @@ from goqueue.lab import (
 from goqueue.lab.interleavings.detector import race_detector
 from goqueue.lab.interleavings.explore import replay
 from goqueue.lab.interleavings.pytest_plugin import check_race_free, race_free  # noqa: F401 - the fixture
+from goqueue.lab.interleavings.steps import Op, OpKind, Shared, run_step
 from goqueue.lab.specimens.gostyle_queue import GoStyleQueue
 from goqueue.lab.specimens.registries import LockedRegistry, UnsafeRegistry
 
@@ -191,6 +192,37 @@ def test_lock_release_then_acquire_orders_accesses() -> None:
     with race_detector() as unguarded:
         run_together(bare_bump, bare_bump)
     assert {race.location for race in unguarded.races} == {"stats.count"}
+
+
+class EdgelessLock(Shared):
+    """A lock written before steps named their edges: its steps give no releases/acquires."""
+
+    def __init__(self, name: str) -> None:
+        self._lock = threading.Lock()
+        super().__init__(name)
+
+    def snapshot(self) -> str:
+        return "held" if self._lock.locked() else "free"
+
+    def __enter__(self) -> None:
+        run_step(Op(self, OpKind.ACQUIRE, mode="write"), self._lock.acquire)
+
+    def __exit__(self, *exc: object) -> None:
+        run_step(Op(self, OpKind.RELEASE, mode="write"), self._lock.release)
+
+
+def test_a_lock_whose_steps_name_no_edges_still_orders_accesses() -> None:
+    stats = SharedVars("stats", count=0)
+    lock = EdgelessLock("old_lock")
+
+    def locked_bump() -> None:
+        for _ in range(20):
+            with lock:
+                stats.count += 1
+
+    with race_detector() as detector:
+        run_together(locked_bump, locked_bump)
+    assert detector.races == [] and stats.count == 40
 
 
 def test_thread_start_and_join_order_accesses() -> None:
