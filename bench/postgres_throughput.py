@@ -17,6 +17,10 @@ one-process rate.
 ``save_job`` (which sends the NOTIFY), and its handler notes when it starts. p50 and p95
 of start - save, over ``--latency-jobs`` jobs, each saved once the one before has finished.
 
+**CPU per job.** Other work on the machine slows the wall clock but hardly changes the CPU
+time a job costs: each run also reports the CPU seconds per job of the worker processes
+and of the PostgreSQL server (``/proc``), whose sum bounds what two idle cores could do.
+
 This file is also the workers' handler module (``register(queue)`` below).
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -33,7 +38,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SLEEP = 0.010  # seconds of "work" in a 10 ms job
@@ -154,10 +159,56 @@ def completed(conn: Any, schema: str) -> int:
     return int(row[0])
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes *pids* (all threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(data: Path | None) -> list[int]:
+    """The postmaster of the server in *data* and its children (backends); [] if None."""
+    if data is None:
+        return []
+    postmaster = int((data / "postmaster.pid").read_text(encoding="utf-8").split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(entry.name))
+    return pids
+
+
+class Run(NamedTuple):
+    rate: float  # jobs/s, wall clock
+    worker_cpu: float  # CPU seconds per job in the worker processes
+    server_cpu: float  # CPU seconds per job in PostgreSQL (nan for an outside server)
+
+
 def throughput(
-    dsn: str, job_type: str, processes: int, threads: int, count: int, env: dict[str, str]
-) -> float:
-    """Jobs/s: *count* jobs of *job_type* through *processes* x *threads* workers."""
+    dsn: str,
+    job_type: str,
+    processes: int,
+    threads: int,
+    count: int,
+    env: dict[str, str],
+    data: Path | None,
+) -> Run:
+    """Run *count* jobs of *job_type* through *processes* x *threads* workers.
+
+    Besides the wall-clock rate, the CPU time the run cost (workers and server), which
+    other load on the machine changes much less than the rate.
+    """
     import psycopg
 
     from goqueue import PostgresStorage
@@ -165,8 +216,11 @@ def throughput(
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     PostgresStorage(dsn, schema=schema).close()  # creates the tables
     workers = start_workers(dsn, schema, processes, threads, env)
+    pids = [worker.pid for worker in workers]
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
+            server = server_pids(data)
+            cpu_before = cpu_seconds(pids), cpu_seconds(server)
             started = time.perf_counter()
             load_jobs(conn, schema, job_type, count)
             deadline = time.monotonic() + 600
@@ -175,10 +229,13 @@ def throughput(
                     raise RuntimeError("jobs did not complete in 10 minutes")
                 time.sleep(0.005)
             elapsed = time.perf_counter() - started
+            server = server_pids(data)  # backends may have come meanwhile
+            cpu_after = cpu_seconds(pids), cpu_seconds(server)
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
     finally:
         stop_workers(workers)
-    return count / elapsed
+    server_cpu = (cpu_after[1] - cpu_before[1]) / count if data else math.nan
+    return Run(count / elapsed, (cpu_after[0] - cpu_before[0]) / count, server_cpu)
 
 
 def latency(dsn: str, jobs: int, env: dict[str, str]) -> list[float]:
@@ -231,33 +288,40 @@ def main() -> None:
         filter(None, [str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH")])
     )
     server = None
+    data: Path | None = None
     dsn = args.dsn
     if dsn is None:
         sys.path.insert(0, str(ROOT / "tests"))
         import pg
 
         server = pg.TestServer().start()
-        dsn = server.dsn
+        dsn, data = server.dsn, server.data
     results: dict[str, Any] = {
         "when": datetime.now(timezone.utc).isoformat(),
         "cpus": os.cpu_count(),
     }
     try:
         counts = [int(p) for p in args.processes.split(",")]
-        print(f"{'jobs':<8}{'processes':>10}{'threads':>9}{'jobs/s':>10}{'ideal':>10}{'ratio':>8}")
+        print(
+            f"{'jobs':<8}{'processes':>10}{'threads':>9}{'jobs/s':>10}{'ideal':>10}{'ratio':>8}"
+            f"{'worker CPU/job':>16}{'server CPU/job':>16}"
+        )
         single = None
-        for p in counts:
-            rate = throughput(dsn, "noop", p, 4, args.jobs, env)
-            single = single or rate
-            ideal = single * p
-            results[f"noop-{p}"] = rate
-            print(f"{'no-op':<8}{p:>10}{4:>9}{rate:>10.0f}{ideal:>10.0f}{rate / ideal:>8.0%}")
-        for p in counts:
-            threads = 64 // p
-            rate = throughput(dsn, "sleep", p, threads, args.sleep_jobs, env)
-            ideal = p * threads / SLEEP
-            results[f"sleep-{p}"] = rate
-            print(f"{'10 ms':<8}{p:>10}{threads:>9}{rate:>10.0f}{ideal:>10.0f}{rate / ideal:>8.0%}")
+        runs = [("no-op", "noop", p, 4, args.jobs) for p in counts]
+        runs += [("10 ms", "sleep", p, 64 // p, args.sleep_jobs) for p in counts]
+        for label, job_type, p, threads, count in runs:
+            run = throughput(dsn, job_type, p, threads, count, env, data)
+            if job_type == "noop":
+                single = single or run.rate
+                ideal = single * p
+            else:
+                ideal = p * threads / SLEEP
+            results[f"{job_type}-{p}"] = run._asdict()
+            print(
+                f"{label:<8}{p:>10}{threads:>9}{run.rate:>10.0f}{ideal:>10.0f}"
+                f"{run.rate / ideal:>8.0%}{run.worker_cpu * 1e6:>13.0f} us"
+                f"{run.server_cpu * 1e6:>13.0f} us"
+            )
         lat = sorted(latency(dsn, args.latency_jobs, env))
         p50, p95 = statistics.median(lat), lat[int(len(lat) * 0.95) - 1]
         results["latency_p50_ms"], results["latency_p95_ms"] = p50 * 1000, p95 * 1000
