@@ -41,8 +41,8 @@ class ThreadView:
     """What one thread's column shows.
 
     Attributes:
-        status: ``"ready"`` (its next step can run), ``"blocked"`` (waiting for a lock or
-            an item) or ``"done"``.
+        status: ``"ready"`` (its next step can run), ``"blocked"`` (waiting for a lock, an
+            item, room in a queue, an event, a notify or a barrier) or ``"done"``.
         next_step: the step it will take, e.g. ``read count`` ("" when done).
         source: the thread function's source lines. line: the index in ``source`` of the
             line it is stopped at, or None.
