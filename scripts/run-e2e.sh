@@ -3,7 +3,8 @@
 #   scripts/run-e2e.sh                 fail if Chromium is missing
 #   scripts/run-e2e.sh --if-available  say so loudly and return 0 if Chromium is missing
 # Extra arguments after the option go to pytest (e.g. -k 03). Screenshots land in
-# test-artifacts/e2e/. GOQUEUE_E2E_NOTEBOOKS=<dir> tests another folder of notebooks.
+# test-artifacts/e2e/. The browser opens lab/, the working copy `make lab` serves (brought up
+# to date with `make lab-copy` first); GOQUEUE_E2E_NOTEBOOKS=<dir> tests another folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,7 +18,16 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from lab_runner import RUN_SECONDS, NotebookRunner  # noqa: E402
-from lab_server import REPO, LabServer, notebooks_dir, start_lab, stop_lab  # noqa: E402
+from lab_server import (  # noqa: E402
+    NOTEBOOKS_ENV,
+    REPO,
+    LabServer,
+    make_working_copy,
+    notebooks_dir,
+    stale_copies,
+    start_lab,
+    stop_lab,
+)
 from playwright.sync_api import Browser  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -33,8 +42,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Make or update ``lab/``, the working copy the tests open, before they are collected."""
+    if not os.environ.get(NOTEBOOKS_ENV):
+        make_working_copy()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print how long each notebook took to run in the browser."""
+    """Print how long each notebook took to run in the browser, and which copies in
+    ``lab/`` differ from ``notebooks/``."""
+    stale = [] if os.environ.get(NOTEBOOKS_ENV) else stale_copies()
+    if stale:
+        terminalreporter.section("lab/ differs from notebooks/")
+        for name in stale:
+            terminalreporter.write_line(
+                f"lab/{name}: tested as it is in lab/ (edited, or copied before the lesson "
+                "changed; make reset-lab for fresh copies)"
+            )
     if not RUN_SECONDS:
         return
     terminalreporter.section("notebooks run in the browser (Restart Kernel and Run All)")
@@ -62,7 +86,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A JupyterLab server over a temporary copy of ``notebooks/``, stopped afterwards."""
+    """A JupyterLab server over a temporary copy of ``lab/``, stopped afterwards."""
     lab = start_lab(notebooks_dir(), tmp_path_factory.mktemp("jupyterlab"))
     try:
         yield lab

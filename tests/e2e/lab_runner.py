@@ -48,7 +48,7 @@ class NotebookRunner:
         """Return ``name`` opened and run in a fresh page (reused if it is the latest).
 
         Args:
-            name: a notebook file name in ``notebooks/``.
+            name: a notebook file name in ``lab/`` (the working copy).
 
         Returns:
             The run: the page, the seconds "Restart Kernel and Run All" took, the cells.

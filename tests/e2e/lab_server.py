@@ -1,7 +1,9 @@
 """Start and stop a private JupyterLab server for the browser tests.
 
 The server runs from the project's ``.venv`` on 127.0.0.1, on a free port, with a random
-token, over a temporary copy of ``notebooks/``. Its user settings, workspaces, config and
+token, over a temporary copy of ``lab/``, the students' working copy that ``make lab``
+serves (made from ``notebooks/`` by ``make lab-copy``), so the tests open what a student
+opens and their autosaves land in neither folder. Its user settings, workspaces, config and
 runtime folders are temporary too, so nothing on the machine (an old workspace layout, a
 user setting, a news pop-up) changes what the tests see, and the tests change nothing there.
 
@@ -32,6 +34,9 @@ REPO = Path(__file__).resolve().parents[2]
 JUPYTER = REPO / ".venv" / "bin" / "jupyter"
 # Developers may point the tests at another folder of notebooks (a scratch lesson, say).
 NOTEBOOKS_ENV = "GOQUEUE_E2E_NOTEBOOKS"
+#: The working copy ``make lab`` serves; the tracked lessons are in ``notebooks/``.
+WORKING_COPY = REPO / "lab"
+TRACKED = REPO / "notebooks"
 
 # Plugin id -> settings, written as <settings dir>/<package>/<plugin>.jupyterlab-settings.
 USER_SETTINGS: dict[str, dict[str, object]] = {
@@ -51,7 +56,7 @@ class LabServer:
     Attributes:
         base_url: ``http://127.0.0.1:<port>/`` with a trailing slash.
         token: the random token the server accepts.
-        root_dir: the temporary copy of ``notebooks/`` that the server serves.
+        root_dir: the temporary copy of ``lab/`` that the server serves.
         process: the server process (started by the fixture, stopped by it).
     """
 
@@ -103,8 +108,40 @@ class LabServer:
 
 
 def notebooks_dir() -> Path:
-    """Return the folder of notebooks to test: ``notebooks/`` or ``$GOQUEUE_E2E_NOTEBOOKS``."""
-    return Path(os.environ.get(NOTEBOOKS_ENV) or REPO / "notebooks")
+    """Return the folder of notebooks to test: ``lab/`` or ``$GOQUEUE_E2E_NOTEBOOKS``."""
+    return Path(os.environ.get(NOTEBOOKS_ENV) or WORKING_COPY)
+
+
+def make_working_copy() -> str:
+    """Bring ``lab/`` up to date the way ``make lab`` does (``make lab-copy``: notebooks it
+    lacks are copied in, none is overwritten).
+
+    Returns:
+        What ``make`` printed (the notebooks it copied, if any).
+
+    Raises:
+        subprocess.CalledProcessError: ``make lab-copy`` failed.
+    """
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-s", "lab-copy"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def stale_copies() -> list[str]:
+    """The lessons whose copy in ``lab/`` differs from ``notebooks/`` (edited by a student,
+    or copied before the lesson changed): the tests run them as they are in ``lab/``."""
+    return [
+        path.name
+        for path in sorted(TRACKED.glob("[0-9][0-9]_*.ipynb"))
+        if (WORKING_COPY / path.name).is_file()
+        and (WORKING_COPY / path.name).read_bytes() != path.read_bytes()
+    ]
 
 
 def lesson_notebooks() -> list[str]:

@@ -5,7 +5,8 @@ in a real JupyterLab page, run "Restart Kernel and Run All", and check what a st
 no error output, every widget view rendered, and the interactive panels answering clicks.
 A screenshot of every notebook goes to ``test-artifacts/e2e/<notebook>.png``.
 
-Notebooks are found by glob (``notebooks/NN_*.ipynb``), so a new lesson is tested as soon as
+Notebooks are found by glob (``lab/NN_*.ipynb``, the working copy ``make lab`` serves, brought
+up to date from ``notebooks/`` first), so a new lesson is tested as soon as
 it lands. A panel test is skipped, with the reason, only while its notebook does not exist.
 """
 
@@ -48,7 +49,7 @@ def ran_cleanly(notebooks: NotebookRunner, name: str) -> NotebookPage:
 
 @pytest.mark.parametrize(
     "name",
-    LESSONS or [pytest.param("", marks=pytest.mark.skip(reason="no notebooks/NN_*.ipynb yet"))],
+    LESSONS or [pytest.param("", marks=pytest.mark.skip(reason="no lab/NN_*.ipynb yet"))],
 )
 def test_notebook_runs_in_browser(name: str, notebooks: NotebookRunner, artifacts: Path) -> None:
     run = notebooks.run(name)

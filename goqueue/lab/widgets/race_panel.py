@@ -95,13 +95,17 @@ class RacePanel:
             (self.result, "gq-result"),
         ]:
             widget.add_class(css)
+        # Rows wrap instead of running off the right edge: on a 1024x768 projector with
+        # JupyterLab's file browser open the notebook is about 700 px wide.
+        wrap = {"flex_flow": "row wrap", "max_width": "100%"}
         self.widget = widgets.VBox(
             [
-                widgets.HBox([self.threads, self.seconds, self.switch]),
-                widgets.HBox([self.registry, self.run_button]),
+                widgets.HBox([self.threads, self.seconds, self.switch], layout=wrap),
+                widgets.HBox([self.registry, self.run_button], layout=wrap),
                 self.live,
                 self.result,
-            ]
+            ],
+            layout={"max_width": "100%"},
         )
         self.run_button.on_click(self._on_click)
         #: The outcomes of every run so far, oldest first.

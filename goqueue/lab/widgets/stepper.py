@@ -19,7 +19,7 @@ from goqueue.lab.interleavings.stepper import Stepper
 __all__ = ["PLACEHOLDER", "StepperWidget"]
 
 _CSS = """<style>
-.gq-stepper pre {margin: 0; font-size: 12px; line-height: 1.35;}
+.gq-stepper pre {margin: 0; font-size: 12px; line-height: 1.35; white-space: pre-wrap;}
 .gq-stepper .gq-next-line {background: #fff3b0; font-weight: bold;}
 .gq-stepper .gq-blocked {color: #c62828;}
 .gq-stepper .gq-done {color: #2e7d32;}
@@ -61,7 +61,12 @@ class StepperWidget:
             button.add_class(f"gq-step-{name}")
             button.on_click(lambda _b, name=name: self._act(self.stepper.step, name))
             self.step_buttons[name] = button
-            column = w.VBox([self.code[name], button])
+            # Columns share the row and wrap under each other when it is too narrow (a
+            # 1024x768 projector with the file browser open leaves about 700 px).
+            column = w.VBox(
+                [self.code[name], button],
+                layout={"flex": "1 1 300px", "min_width": "0", "margin": "0 8px 8px 0"},
+            )
             column.add_class(f"gq-thread-{name}")
             columns.append(column)
         self.undo_button = w.Button(description="Undo", icon="undo")
@@ -70,7 +75,7 @@ class StepperWidget:
         self.reset_button = w.Button(description="Reset", icon="refresh")
         self.reset_button.add_class("gq-reset")
         self.reset_button.on_click(lambda _b: self._act(self.stepper.reset))
-        self.next_button = w.Button(description="Next (loaded schedule)")
+        self.next_button = w.Button(description="Next (loaded schedule)", layout={"width": "auto"})
         self.next_button.add_class("gq-next")
         self.next_button.on_click(lambda _b: self._act(self.stepper.play))
         self.banner = w.HTML()
@@ -80,12 +85,13 @@ class StepperWidget:
         self.history = w.HTML()
         self.history.add_class("gq-history")
         self.message = w.HTML()
-        controls = w.HBox([self.undo_button, self.reset_button, self.next_button])
+        wrap = {"flex_flow": "row wrap", "max_width": "100%"}
+        controls = w.HBox([self.undo_button, self.reset_button, self.next_button], layout=wrap)
         self.box = w.VBox(
             [
                 w.HTML(_CSS),
                 self.banner,
-                w.HBox(columns),
+                w.HBox(columns, layout=wrap),
                 controls,
                 self.message,
                 self.state_panel,
