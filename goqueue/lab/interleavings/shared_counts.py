@@ -17,7 +17,7 @@ Under the explorer, timeouts are ignored (it has no clock); without it, they wor
 >>> slots.acquire(), slots.acquire(), slots.acquire(blocking=False)
 (True, True, False)
 >>> slots.release(2); slots.snapshot()
-'value=2'
+'2'
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class SharedSemaphore(Shared):
         return f"<{type(self).__name__} {self.name} {self.snapshot()}>"
 
     def snapshot(self) -> str:
-        return f"value={self._value}"
+        return str(self._value)
 
     def enabled(self, op: Op) -> bool:
         return op.kind is not OpKind.ACQUIRE or op.value is False or self._value > 0

@@ -39,7 +39,7 @@ def test_semaphore_never_lets_more_threads_in_than_its_value() -> None:
 
     run_all([threading.Thread(target=worker) for _ in range(6)], barrier=start)
     assert most <= 2 and inside == 0
-    assert slots.snapshot() == "value=2"
+    assert slots.snapshot() == "2"
 
 
 def test_semaphore_acquire_without_waiting_and_with_a_timeout() -> None:
@@ -67,12 +67,12 @@ def test_bounded_semaphore_refuses_a_release_past_its_start() -> None:
     with pytest.raises(ValueError, match=r"^semaphore released too many times$"):
         sem.release(2)
     sem.release()
-    assert repr(sem) == "<SharedBoundedSemaphore sem value=2>"
+    assert repr(sem) == "<SharedBoundedSemaphore sem 2>"
     with pytest.raises(ValueError, match=r"^semaphore released too many times$"):
         sem.release()
     plain = SharedSemaphore(2, name="plain")
     plain.release()
-    assert plain.snapshot() == "value=3"
+    assert plain.snapshot() == "3"
 
 
 def test_barrier_gives_each_party_an_index_and_runs_the_action_once_a_round() -> None:
@@ -199,6 +199,7 @@ def test_a_thread_acquiring_a_drained_semaphore_is_not_runnable() -> None:
 
     result = explore(setup, {"giver": giver, "taker": taker})
     assert (result.schedules, result.failures) == (1, 0)
+    assert list(result.outcomes) == [("items=0  box.value=1", "ok")]
     alone = explore(setup, {"taker": taker, "other": taker})
     assert (alone.deadlocks, alone.schedules) == (1, 1)
     assert alone.first_failure is not None
