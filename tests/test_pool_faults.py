@@ -502,6 +502,10 @@ def test_statistics_answer_while_a_stop_is_held_in_a_storage_call() -> None:
         reader.start()
         reader.join(FAILURE_BOUND)
         assert not reader.is_alive(), "statistics() waited for a storage call"
+        release.set()
+        # The two buffered jobs are cancelled while the first still runs (opening the
+        # gate first would let the worker start them before the stop cancels them).
+        wait_until(lambda: queue.statistics().cancelled == 2)
     finally:
         release.set()
         gate.set()
