@@ -26,6 +26,7 @@ __all__ = [
     "MIN_OPERATIONS",
     "LiveDisplay",
     "add_arguments",
+    "outcome_table",
     "run",
     "verdict",
 ]
@@ -195,7 +196,7 @@ class LiveDisplay:
             f"  trial        {p.trial}/{p.trials}{'  done' if p.done else ''}",
             f"  elapsed      {p.elapsed:.1f} s",
             f"  operations   {p.operations:,}",
-            f"  anomalies    {p.anomalies:,}   (exceptions at once, the rest per trial)",
+            f"  anomalies    {p.anomalies:,}   (exceptions live, rest per trial)",
             f"  exceptions   {p.exceptions:,}",
         ]
         # Move the cursor back to the table's first line, then rewrite each line in place;
@@ -207,8 +208,26 @@ class LiveDisplay:
         self._drawn = len(lines)
 
 
+def outcome_table(outcomes: Outcomes) -> str:
+    """The outcome table with the final state last, so that a long state wraps alone.
+
+    >>> from goqueue.lab.stress.hammer import hammer
+    >>> print(outcome_table(hammer("locked", threads=1, iterations=10, trials=2)))
+      trials  freq  grade       final state
+           2  100%  ACCEPTABLE  consistent
+    """
+    graded = max([len("grade"), *(len(row.grade.name) for row in outcomes.rows())])
+    lines = [f"  trials  freq  {'grade':<{graded}}  final state"]
+    lines += [
+        f"  {row.count:>6}  {row.frequency:>4.0%}  {row.grade.name:<{graded}}  {row.state}"
+        for row in outcomes.rows()
+    ]
+    return "\n".join(lines)
+
+
 def _report(outcomes: Outcomes, trials: int, seconds: float, width: int) -> str:
-    parts = [str(outcomes)]
+    parts = [outcomes.summary(), outcome_table(outcomes)]
+    parts += [f"  {label}: {value}" for label, value in outcomes.details()]
     ran = len(outcomes.trials)
     if ran < trials:
         parts.append(f"ran {ran} of {trials} trials: --seconds {seconds:g} ran out first")

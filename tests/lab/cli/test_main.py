@@ -35,7 +35,7 @@ def test_race_prints_progress_then_the_graded_table(capsys: pytest.CaptureFixtur
     assert last and summary is not None
     ops, anomalies = (int(n.replace(",", "")) for n in last[-1])
     assert (ops, anomalies) == (int(summary[2].replace(",", "")), int(summary[1]))
-    assert "final state" in out and "forbidden trials:" in out
+    assert "  trials  freq  grade" in out and "forbidden trials:" in out
 
 
 def test_race_on_the_locked_registry_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
@@ -91,7 +91,7 @@ def test_terminal_output_redraws_the_table_in_place() -> None:
         "  trial        2/4",
         "  elapsed      0.5 s",
         "  operations   2,500",
-        "  anomalies    3   (exceptions at once, the rest per trial)",
+        "  anomalies    3   (exceptions live, rest per trial)",
         "  exceptions   2",
     ]
 
