@@ -72,7 +72,8 @@ class Level:
 
 
 def count_sms(shared: Any) -> None:
-    shared.counts["sms"] = shared.counts.get("sms", 0) + 1
+    counts = shared.counts
+    counts["sms"] = counts.get("sms", 0) + 1
 
 
 def _lost_update() -> Scenario[Any]:
@@ -254,9 +255,10 @@ def _writer_starves() -> Scenario[Any]:
 
 
 def count_sms_locked(shared: Any) -> None:
+    counts = shared.counts
     step = shared.settings["step"]
     with shared.lock:
-        shared.counts["sms"] = shared.counts.get("sms", 0) + step
+        counts["sms"] = counts.get("sms", 0) + step
 
 
 def _locked_right() -> Scenario[Any]:

@@ -27,7 +27,7 @@ __all__ = ["PLACEHOLDER", "GameWidget"]
 PLACEHOLDER = "[the scheduler game appears here when you run this cell]"
 
 _CSS = """<style>
-.gq-game pre {margin: 0; font-size: 12px; line-height: 1.4; white-space: pre; overflow-x: auto;}
+.gq-game pre {margin: 0; font-size: 11px; line-height: 1.4; white-space: pre-wrap;}
 .gq-game .gq-next-line {background: #fff3b0; font-weight: bold;}
 .gq-game .gq-blocked {color: #c62828;}
 .gq-game .gq-ready {color: #1565c0;}
@@ -41,7 +41,7 @@ def _source_html(panel: ThreadPanel) -> str:
     lines = []
     for index, text in enumerate(panel.source):
         mark = "▶" if index == panel.line else " "
-        html = escape(f"{mark} {index + 1:>2}  {text}")
+        html = escape(f"{mark}{index + 1:>2} {text}")
         if index == panel.line:
             html = f"<span class='gq-next-line'>{html}</span>"
         lines.append(html)
@@ -60,8 +60,13 @@ def _panel_html(panel: ThreadPanel) -> str:
         f"<tr><td><code>{escape(name)}</code></td><td><code>{escape(value)}</code></td></tr>"
         for name, value in panel.local_values.items()
     )
-    local_values = f"<table class='gq-locals'>{rows}</table>" if rows else "<i>no locals yet</i>"
-    return f"<b>{escape(panel.name)}</b> · {status}{_source_html(panel)}locals: {local_values}"
+    if panel.status == "done":
+        local_values = ""
+    elif rows:
+        local_values = f"locals: <table class='gq-locals'>{rows}</table>"
+    else:
+        local_values = "locals: <i>none</i>"
+    return f"<b>{escape(panel.name)}</b> · {status}{_source_html(panel)}{local_values}"
 
 
 class GameWidget:
@@ -155,7 +160,7 @@ class GameWidget:
         self._build()
 
     def _button(self, label: str, css: str, action: Callable[[], object], **kw: Any) -> Any:
-        button = self._w.Button(description=label, **kw)
+        button = self._w.Button(description=label, layout=self._w.Layout(width="auto"), **kw)
         button.add_class(css)
         button.on_click(lambda _b: self._act(action))
         return button
@@ -199,7 +204,7 @@ class GameWidget:
             column = w.VBox(
                 [code, button],
                 layout=w.Layout(
-                    flex="1 1 420px", min_width="300px", margin="0 8px 8px 0", padding="4px"
+                    flex="1 1 340px", min_width="280px", margin="0 8px 8px 0", padding="4px"
                 ),
             )
             column.add_class(f"gq-thread-{panel.name}")
