@@ -116,7 +116,8 @@ def verdict(outcomes: Outcomes) -> str:
     """The run in one line: ``FORBIDDEN``, ``INCONCLUSIVE`` or ``CONSISTENT``, with counts.
 
     A run with no anomaly is ``INCONCLUSIVE`` when it made fewer than ``MIN_OPERATIONS``
-    operations: too few for a race to show, so its clean tables prove nothing.
+    operations, too few for a race to show, or ran one thread, with which nothing can
+    interleave: its clean tables prove nothing.
 
     >>> from goqueue.lab.stress.hammer import hammer
     >>> print(verdict(hammer("locked", threads=2, iterations=10, trials=1))[:41])
@@ -134,6 +135,11 @@ def verdict(outcomes: Outcomes) -> str:
         return (
             f"FORBIDDEN: {outcomes.anomalies:,} anomalies in {ops:,} operations "
             f"({outcomes.anomalous_trials} of {trials} trials)"
+        )
+    if outcomes.threads < 2:
+        return (
+            f"INCONCLUSIVE: one thread ({ops:,} operations): nothing ran at the same time, "
+            "so no race could show; use --threads 2 or more"
         )
     if ops < MIN_OPERATIONS:
         return (

@@ -49,6 +49,12 @@ def test_verdicts_follow_the_anomalies_and_the_operation_count() -> None:
     assert verdict(outcomes_of(TrialResult(enough - 1))).startswith(
         f"INCONCLUSIVE: only {enough - 1:,} operations, too few to show a race"
     )
+    # One thread cannot race, however long it runs.
+    one = Outcomes("unsafe", (TrialResult(enough),), 1, 1.0, None, 1.0, 0.005, 0, "3.11.7", True)
+    assert verdict(one) == (
+        f"INCONCLUSIVE: one thread ({enough:,} operations): nothing ran at the same time, "
+        "so no race could show; use --threads 2 or more"
+    )
     # A short run that did find an anomaly is not inconclusive: one is proof enough.
     assert verdict(outcomes_of(TrialResult(10, exceptions={"KeyError": 1}))).startswith(
         "FORBIDDEN: 1 anomalies"
