@@ -12,7 +12,7 @@ hold time 1 ms, 4 threads: 4.00x
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from goqueue.lab.measure.tables import (
@@ -56,14 +56,25 @@ class LockRow:
 @dataclass(frozen=True)
 class Crossover:
     """Where one lock starts winning: the smallest hold time, then the fewest threads from
-    which it keeps winning (see ``LockComparison.crossover``)."""
+    which it keeps winning (see ``LockComparison.crossover``).
+
+    ``real_hold`` is how long that hold really lasted (a 10 µs sleep lasts several times
+    longer); the text names it when it reads differently from the hold asked for.
+
+    >>> print(Crossover(10e-6, 2, 2.08, real_hold=74.5e-6))
+    hold time 10 µs (really 74.5 µs), 2 threads: 2.08x
+    """
 
     hold_time: float
     threads: int
     ratio: float  # the winner's ops/s divided by the loser's
+    real_hold: float | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"hold time {hold_label(self.hold_time)}, {self.threads} threads: {self.ratio:.2f}x"
+        hold = hold_label(self.hold_time)
+        if self.real_hold is not None and hold_label(self.real_hold) != hold:
+            hold += f" (really {hold_label(self.real_hold)})"
+        return f"hold time {hold}, {self.threads} threads: {self.ratio:.2f}x"
 
 
 @dataclass(frozen=True)
@@ -123,11 +134,11 @@ class LockComparison:
             A ``Crossover``, or None if *faster* never won like that in this grid.
         """
         counts = [n for n in self.thread_counts if n >= 2]
-        for hold_time in self.hold_times:
+        for hold_time, real_hold in zip(self.hold_times, self.real_holds, strict=True):
             ratios = [self.ratio(n, hold_time, faster, slower) for n in counts]
             for i, threads in enumerate(counts):
                 if all(r >= margin for r in ratios[i:]):
-                    return Crossover(hold_time, threads, ratios[i])
+                    return Crossover(hold_time, threads, ratios[i], real_hold)
         return None
 
     def caption(self) -> str:

@@ -140,6 +140,21 @@ def test_crossover_is_the_smallest_hold_then_fewest_threads_from_which_it_keeps_
     assert str(Crossover(1e-3, 4, 4.0)) == "hold time 1 ms, 4 threads: 4.00x"
 
 
+def test_the_crossover_names_the_hold_it_really_had() -> None:
+    rows = (
+        LockRow("lock", 2, 1e-5, 100, 95, 5, 0.01, 10_000.0),
+        LockRow("rwlock", 2, 1e-5, 200, 190, 10, 0.01, 20_000.0),
+    )
+    asked_10_us = LockComparison(rows, 0.95, "sleep", (74.5e-6,), 2, "CPython 3.11.9", True)
+    found = asked_10_us.crossover()
+    assert found == Crossover(1e-5, 2, 2.0) and found is not None
+    assert found.real_hold == 74.5e-6
+    assert str(found) == "hold time 10 µs (really 74.5 µs), 2 threads: 2.00x"
+    assert asked_10_us.table().endswith("hold time 10 µs (really 74.5 µs), 2 threads: 2.00x")
+    # A hold that lasted what was asked reads as before.
+    assert str(Crossover(1e-3, 4, 4.0, real_hold=1.0004e-3)) == "hold time 1 ms, 4 threads: 4.00x"
+
+
 def test_an_unmeasured_cell_is_a_key_error() -> None:
     result = grid({("lock", 1, 0.0): 100})
     with pytest.raises(KeyError, match=r"no measurement for lock 'rwlock', 1 threads, hold 0.0"):
