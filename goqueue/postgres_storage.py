@@ -53,6 +53,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import secrets
 import threading
@@ -87,6 +88,10 @@ PENDING_BATCH = 1000
 #: rows each time cost more than the jobs (4 no-op workers: 1,200 jobs/s with a fresh
 #: reading per call; see bench/postgres_throughput.py).
 PENDING_REFRESH = 0.1
+
+#: A reading of more pending jobs than this starts at a random point among its older half
+#: (see ``list_pending``); a reading of this many or fewer holds them all.
+PENDING_SPREAD = 100
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
@@ -423,12 +428,23 @@ class PostgresStorage(JobStorage):
         No payloads. When there are more, the batch holds the oldest jobs that are due
         first, then the retries that are not due yet, soonest first, so that a crowd of
         far-off retries never hides jobs that could run now; the batch itself is in the
-        order the jobs were saved. The table is read again once ``PENDING_REFRESH``
-        seconds have passed, a NOTIFY said new jobs came (``wait_for_jobs``), this
-        storage saved a pending job, or every job of the last reading was claimed or
-        cancelled here; in between, the last reading is returned, less the jobs
-        claimed or cancelled here since. A job may be listed that another host has
-        claimed meanwhile: claims decide who runs what.
+        order the jobs were saved.
+
+        **Hosts sharing a backlog.** A worker pool takes on jobs from the front of the
+        list. If every host's list began with the same oldest jobs, every host would
+        race for the same few and all but one would lose each claim (4 hosts: three
+        wasted claims per job run). So a reading of more than ``PENDING_SPREAD`` jobs
+        leaves out a random number of its oldest jobs, up to half of them: each host
+        starts somewhere else among the oldest, and the next reading starts elsewhere
+        again, so no job is left out for long. A reading of ``PENDING_SPREAD`` jobs or
+        fewer lists them all.
+
+        **Cached.** The table is read again once ``PENDING_REFRESH`` seconds have passed,
+        a NOTIFY said new jobs came (``wait_for_jobs``), this storage saved a pending
+        job, or every job of the last reading was claimed or cancelled here; in
+        between, the last reading is returned, less the jobs claimed or cancelled here
+        since. A job may be listed that another host has claimed meanwhile: claims
+        decide who runs what.
         """
         with self._pending_lock:
             fresh = time.monotonic() - self._pending_read_at < PENDING_REFRESH
@@ -436,6 +452,8 @@ class PostgresStorage(JobStorage):
                 return list(self._pending.values())
         read_at = time.monotonic()
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
+        if len(rows) > PENDING_SPREAD:
+            del rows[: random.randrange(len(rows) // 2 + 1)]
         entries = [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
         with self._pending_lock:
             self._pending = {entry.id: entry for entry in entries}
