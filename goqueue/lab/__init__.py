@@ -58,7 +58,8 @@ from goqueue.lab.interleavings.shared_counts import (
     SharedBoundedSemaphore,
     SharedSemaphore,
 )
-from goqueue.lab.interleavings.shared_locks import SharedLock, SharedQueue, SharedRWLock
+from goqueue.lab.interleavings.shared_locks import SharedLock, SharedRWLock
+from goqueue.lab.interleavings.shared_queue import SharedQueue
 from goqueue.lab.interleavings.shared_waits import SharedCondition, SharedEvent
 from goqueue.lab.interleavings.stepper import Stepper
 

@@ -87,6 +87,7 @@ class OpKind(enum.Enum):
     ARRIVE = "arrive"
     LEAVE = "leave"
     BREAK = "break"
+    DONE = "task_done"
 
     __hash__ = object.__hash__  # Enum's hashes by name, in Python: too slow per step
 
@@ -237,13 +238,15 @@ class Op:
         return f"{text} -> {show(result)}"
 
     def _describe_sync(self, with_result: bool) -> str:
-        """The text of an Event, Condition or Barrier step (``wait for ready -> True``)."""
+        """The text of a wait, notify, barrier or task step (``wait for ready -> True``)."""
         name, kind, result = self.obj.name, self.kind, self.result
         mode = f" ({self.mode})" if self.mode else ""
         if kind is OpKind.SET or kind is OpKind.CLEAR or kind is OpKind.BREAK:
             return f"{kind.value} {name}"
         if kind is OpKind.ARRIVE:
             return f"arrive at {name}"
+        if kind is OpKind.DONE:
+            return f"task_done {name}"
         if kind is OpKind.NOTIFY:
             text = f"notify {name}{mode}"
             if with_result and isinstance(result, list):

@@ -1,4 +1,4 @@
-"""SharedQueue (interleavings/shared_locks.py): queue.Queue's behaviour; a bounded queue's steps."""
+"""SharedQueue (interleavings/shared_queue.py): queue.Queue's behaviour; a bounded queue's steps."""
 
 from __future__ import annotations
 
@@ -90,3 +90,42 @@ def test_a_get_on_a_full_queue_orders_the_next_put_with_real_threads() -> None:
     with race_detector() as detector:
         run_all([threading.Thread(target=bump) for _ in range(3)], barrier=start)
     assert stats.count == 300 and detector.races == []
+
+
+def test_join_waits_for_every_task_done() -> None:
+    jobs: SharedQueue[int] = SharedQueue("jobs")
+    with pytest.raises(ValueError, match=r"^task_done\(\) called too many times$"):
+        jobs.task_done()
+    jobs.join()  # nothing put: returns at once
+
+    # Under the explorer: the joiner cannot pass its join until the worker's task_done,
+    # so of the worker's get, write and task_done and the joiner's put, join and read,
+    # the put comes first, then get, write, task_done, then join and read: 1 order.
+    def setup() -> tuple[SharedQueue[int], SharedVars]:
+        return SharedQueue[int]("jobs"), SharedVars("box", value=0)
+
+    def worker(state: tuple[SharedQueue[int], SharedVars]) -> None:
+        queue_, box = state
+        box.value = queue_.get()
+        queue_.task_done()
+
+    def joiner(state: tuple[SharedQueue[int], SharedVars]) -> None:
+        queue_, box = state
+        queue_.put(42)
+        queue_.join()
+        assert box.value == 42
+
+    threads = {"worker": worker, "joiner": joiner}
+    with race_detector() as detector:
+        result = explore(setup, threads)
+    assert (result.schedules, result.failures) == (1, 0)
+    # Go: x = <-ch; wg.Done()  ||  ch <- 42; wg.Wait(); _ = x            -> no race
+    assert detector.races == []
+    assert [s.text for s in result.replay([]).steps] == [
+        "put 42 in jobs",
+        "get from jobs -> 42",
+        "write box.value = 42",
+        "task_done jobs",
+        "wait for jobs (all tasks done)",
+        "read box.value -> 42",
+    ]
