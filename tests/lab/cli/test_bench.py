@@ -63,3 +63,12 @@ def test_only_runs_one_part(capsys: pytest.CaptureFixture[str]) -> None:
     out, _err = capsys.readouterr()
     assert "writer starvation under RWLock" in out
     assert "jobs / s" not in out and "ops/s" not in out
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_tables_and_progress_fit_the_width(width: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert benchmarks.run(parse("--quick", "--only", "starvation", "--width", str(width))) == 0
+    out, err = capsys.readouterr()
+    assert max(len(line) for line in out.splitlines() + err.splitlines()) <= width
+    # The long verdict line wraps at a space and hangs under its value, never cut.
+    assert "the writer got in while readers kept coming" in " ".join(out.split())
