@@ -88,15 +88,21 @@ def look_up(registry, barrier, calls=50_000):
     for _ in range(calls):
         registry.get_handler("email")
 
-registry, barrier = TooLittleLock(), threading.Barrier(4)
-registry.register_handler("email", print)
-workers = [threading.Thread(target=look_up, args=(registry, barrier)) for _ in range(4)]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-answer = 4 * 50_000 - registry.statistics().lookups["email"]
-print(f"{answer:,} of 200,000 lookups lost")""",
+def lost_lookups(registry_class, threads=4, calls=50_000):
+    registry, barrier = registry_class(), threading.Barrier(threads)
+    registry.register_handler("email", print)
+    workers = [threading.Thread(target=look_up, args=(registry, barrier, calls))
+               for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return threads * calls - registry.statistics().lookups["email"]
+
+runs = [lost_lookups(TooLittleLock) for _ in range(3)]   # races do not show on every run
+print("lost per run:", runs, "| with the lock held throughout:", lost_lookups(OneLockRegistry))
+answer = max(runs)
+""",
         explanation="""Lookups are lost, often tens of thousands of them, and nothing else goes
 wrong: the dict lookup, the registrations and the order list are still under the lock.
 increment_counter reads the count (counts.get is a call, so a switch point), adds one
