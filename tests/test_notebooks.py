@@ -17,6 +17,8 @@ cannot drift from it:
   ``MAX_CODE_LINES`` lines long, not counting ``# NBVAL_...`` markers (STYLE says 1-8; a
   little slack is allowed, longer code belongs in ``goqueue.lab``). The setup cell may
   have ``MAX_SETUP_LINES``: a list of imports is long but says one thing;
+* nbval's markers live in cell metadata (tags ``nbval-ignore-output``,
+  ``raises-exception``), not in ``# NBVAL_...`` comments in the code students read;
 * the public API only: ``goqueue`` names are imported from ``goqueue`` (names in
   ``goqueue.__all__``), ``goqueue.lab`` (names in ``goqueue.lab.__all__``) or a public
   submodule listed in ``goqueue.__all__`` (``goqueue.backoff``, names in its ``__all__``),
@@ -209,6 +211,15 @@ def check_public_api_only(name: str, nb: Notebook) -> list[str]:
     return problems
 
 
+def check_nbval_markers_in_metadata(name: str, nb: Notebook) -> list[str]:
+    """Students read the code: nbval's markers are cell tags, not ``# NBVAL_`` comments."""
+    return [
+        f"code cell {number} has a '# NBVAL_' comment (use a cell tag such as nbval-ignore-output)"
+        for number, cell in enumerate(_code_cells(nb), start=1)
+        if any(line.strip().startswith("# NBVAL_") for line in _source(cell).splitlines())
+    ]
+
+
 CHECKS: list[Callable[[str, Notebook], list[str]]] = [
     check_name_and_kernel,
     check_opening,
@@ -217,6 +228,7 @@ CHECKS: list[Callable[[str, Notebook], list[str]]] = [
     check_clean_run,
     check_short_cells_with_prose,
     check_public_api_only,
+    check_nbval_markers_in_metadata,
 ]
 
 
@@ -318,6 +330,11 @@ def _broken(change: Callable[[Notebook], None]) -> Notebook:
             "cell 4 has 13 lines (at most 12)",
         ),
         ("99_a.ipynb", lambda nb: nb["cells"].pop(3), "cell 3 has no prose before it"),
+        (
+            "99_a.ipynb",
+            lambda nb: nb["cells"][4].update(source="# NBVAL_IGNORE_OUTPUT\nx = 1"),
+            "code cell 2 has a '# NBVAL_' comment",
+        ),
         (
             "99_a.ipynb",
             lambda nb: nb["cells"][4].update(source="print(Registry._handlers)"),
