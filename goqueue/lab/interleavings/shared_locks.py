@@ -39,7 +39,8 @@ class SharedLock(Shared):
     def __init__(self, name: str = "lock") -> None:
         self._lock = threading.Lock()
         self._owner: str | None = None  # the holder's thread name; guarded by self._lock
-        self._edges: tuple[Edge, ...] = ((self, ""),)  # release -> acquire, for the detector
+        #: The happens-before channel a release publishes to and an acquire comes after.
+        self.edges: tuple[Edge, ...] = ((self, ""),)
         super().__init__(name)
 
     def __repr__(self) -> str:
@@ -59,7 +60,7 @@ class SharedLock(Shared):
         if not steps.monitors:
             got = self._lock.acquire(blocking, timeout)
         else:
-            op = Op(self, OpKind.ACQUIRE, value=blocking, acquires=self._edges)
+            op = Op(self, OpKind.ACQUIRE, value=blocking, acquires=self.edges)
             got = run_step(op, lambda: self._lock.acquire(blocking, timeout))
         if got:
             self._owner = threading.current_thread().name
@@ -70,7 +71,7 @@ class SharedLock(Shared):
         if not steps.monitors:
             self._release()
         else:
-            run_step(Op(self, OpKind.RELEASE, releases=self._edges), self._release)
+            run_step(Op(self, OpKind.RELEASE, releases=self.edges), self._release)
 
     def _release(self) -> None:
         owner, self._owner = self._owner, None

@@ -142,8 +142,7 @@ class SharedCondition(Shared):
         # self.lock, as in threading.Condition.
         self._waiters: list[_Waiter] = []
         self._edges: tuple[Edge, ...] = ((self, ""),)  # notify -> woken wait
-        self._lock_edges: tuple[Edge, ...] = ((lock, ""),)  # a wait releases the lock
-        self._wake_edges: tuple[Edge, ...] = ((self, ""), (lock, ""))
+        self._wake_edges: tuple[Edge, ...] = (*self._edges, *lock.edges)
         super().__init__(name)
 
     def __repr__(self) -> str:
@@ -190,7 +189,7 @@ class SharedCondition(Shared):
             self._sleep(waiter)
             return self._wake(waiter, timeout) is True
         lock = self.lock.name
-        op = Op(self, OpKind.WAIT, value=waiter, mode=f"releases {lock}", releases=self._lock_edges)
+        op = Op(self, OpKind.WAIT, value=waiter, mode=f"releases {lock}", releases=self.lock.edges)
         run_step(op, lambda: self._sleep(waiter))
         op = Op(self, OpKind.WAKE, value=waiter, mode=f"takes {lock}", acquires=self._wake_edges)
         return run_step(op, lambda: self._wake(waiter, timeout)) is True
