@@ -132,13 +132,14 @@ for threads in (2, 8):
     for _ in range(3):
         print(threads, "threads:", check(run_once(threads=threads)))""",
         explanation="""A correct registry counts 160,000 registrations for 8 threads (every call
-counts, re-registrations included). With more threads, "types listed twice" grows
-fastest: a duplicate needs two threads in the check-then-act window of the same type
-at once, and with 8 threads on the same types there are many more pairs that can meet
-there. Lost registrations and lookups come in bursts whatever the thread count: one
-thread paused inside increment_counter for a switch interval writes back a stale count
-and erases everything the others counted meanwhile. No number is ever negative: a race
-loses counts, it never invents them.""",
+counts, re-registrations included). Lost registrations grow most with the thread count:
+every thread increments the one shared "registrations" counter, and a thread paused
+inside increment_counter for a switch interval writes back a stale count, erasing every
+increment the others made meanwhile: with 7 others running that is many more than with
+1. Lost lookups stay small: each type has its own lookup counter, and two threads rarely
+update the same one at once. Duplicate types stay rare too: they need two threads in
+the check-then-act window of the same type at the same moment. No number is ever
+negative: a race loses counts, it never invents them.""",
         check=_check_registrations,
         wrong=(20_000, 80_000, "160000"),
     ),
@@ -170,18 +171,22 @@ updates, since threads really run at the same time.""",
         hint="""The switch interval is how long a thread may keep the GIL before it is asked
 to hand it over. Which interval gives another thread more chances to run while the
 first is inside a window? Answer with the interval: check_answer("03.4", 1e-5) or 1e-2.
+Then think about how long a thread caught in a window stays paused at each interval.
 (On a free-threaded build the interval matters little: threads run in parallel.)""",
         code="""\
 for interval in (1e-5, 1e-2):
-    run = hammer("unsafe", threads=4, seconds=0.5, trials=5, switch_interval=interval, seed=SEED)
-    print(f"switch interval {interval:g} s: {run.anomalies} anomalies in {run.operations:,} calls")
+    for _ in range(3):
+        run = hammer("unsafe", threads=4, seconds=0.5, trials=5, switch_interval=interval)
+        print(f"{interval:g} s: {run.anomalous_trials} of 5 trials red, "
+              f"{run.lost_updates} lost updates, exceptions {run.exceptions}")
 answer = 1e-5""",
         explanation="""At 1e-5 s (10 µs) the running thread is asked to give up the GIL a
 thousand times as often as at 1e-2 s, so threads are caught inside the registry's
-windows far more often: more lost updates and duplicates. At 10 ms a thread makes
-thousands of calls between switches and the table is mostly green, or shows only the
-long window (RuntimeError from handlers_snapshot). The races are the same in both runs;
-only the chance of seeing them changes. Runs vary, so compare several.""",
+windows far more often: usually more red trials and more separate events. But a
+thread caught in the read-modify-write window at 1e-2 stays paused for up to 10 ms
+while the others keep counting, so a single event there can erase hundreds of
+increments at once: compare red trials and exceptions, not only the anomaly total.
+The races are the same in both runs; only how often, and how hard, they show changes.""",
         check=_check_interval,
         wrong=(1e-2, 0.005),
     ),
