@@ -43,8 +43,13 @@ failed, as in ``SQLiteStorage``.
 
 **Schema.** Tables live in their own PostgreSQL schema (``goqueue`` by default; another
 name gives another, separate queue in the same database). Opening creates the schema and
-its ``jobs`` table, or migrates an older layout, under an advisory lock so that processes
-opening at once do not trip over each other; ``version`` holds ``SCHEMA_VERSION``.
+its tables if missing, under an advisory lock so that processes opening at once do not
+trip over each other; ``version`` holds the layout's ``SCHEMA_VERSION`` (1 is the first),
+and a schema made by a newer goqueue is refused.
+
+**Pending jobs.** ``list_pending`` reads a bounded batch of the oldest due jobs, keeps it
+for a tenth of a second, and with a large backlog starts it at a random point among the
+oldest, so that hosts sharing the backlog do not all race for the same jobs (see there).
 """
 
 from __future__ import annotations
@@ -73,7 +78,14 @@ if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
 
-__all__ = ["INTERRUPTED", "PENDING_BATCH", "SCHEMA_VERSION", "PostgresStorage"]
+__all__ = [
+    "INTERRUPTED",
+    "PENDING_BATCH",
+    "PENDING_REFRESH",
+    "PENDING_SPREAD",
+    "SCHEMA_VERSION",
+    "PostgresStorage",
+]
 
 log = logging.getLogger("goqueue")
 
@@ -114,8 +126,9 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     owner            text,          -- the PostgresStorage.owner running it
     lease_expires_at timestamptz    -- by the server's clock
 );
--- Partial: a job leaving 'pending' adds nothing to it (every update of a job changes its
--- status, so none is a HOT update, and a full (status, seq) index grew at each one).
+-- Partial: a change of status is never a HOT update (status is indexed), so every claim
+-- and every outcome would add an entry to a full (status, seq) index; this one only gets
+-- entries for rows that become pending.
 CREATE INDEX IF NOT EXISTS jobs_pending ON {s}.jobs (seq) WHERE status = 'pending';
 """
 
@@ -208,7 +221,7 @@ class PostgresStorage(JobStorage):
             raise ValueError("dsn is not a valid libpq connection string or URL") from err
         self.server = " ".join(
             f"{key}={params.get(key) or default}"
-            for key, default in (("host", "localhost"), ("port", "5432"), ("dbname", "-"))
+            for key, default in (("host", "default"), ("port", "5432"), ("dbname", "default"))
         )
         self._secret = str(params.get("password") or "")
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
@@ -227,9 +240,9 @@ class PostgresStorage(JobStorage):
         # self._listen_lock, which wait_for_jobs holds while it waits.
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
-        # list_pending's last reading of the table, in this storage's own random order:
-        # id -> entry, less the ids claimed or cancelled here since. Guarded by
-        # self._pending_lock, with the time it was read (time.monotonic(); -inf: stale).
+        # list_pending's last reading of the table (id -> entry, oldest first, from its
+        # random start), less the ids claimed or cancelled here since; and when it was
+        # read (time.monotonic(); -inf: stale, read again). Guarded by self._pending_lock.
         self._pending_lock = threading.Lock()
         self._pending: dict[str, PendingJob] = {}
         self._pending_read_at = -math.inf
