@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pytest
 
 from goqueue.lab.exercises import catalog
@@ -59,6 +58,7 @@ def notebook_namespace(lesson: str) -> dict[str, Any]:
     Fresh each time, not a copy: a notebook function reads its globals from the namespace
     it was defined in, and a solution may rebind one of them (a new ``started`` event).
     """
+    matplotlib = pytest.importorskip("matplotlib")  # the setup cells import it (not in 3.1x venvs)
     matplotlib.use("Agg")
     if lesson not in _CELLS:
         nb = json.loads(_notebook(lesson).read_text(encoding="utf-8"))
