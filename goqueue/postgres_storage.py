@@ -108,6 +108,7 @@ PENDING_SPREAD = 100
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
 # {s} is the schema. payload is ``json``, not ``jsonb``: it keeps the keys in their order.
+# The script is run split at every ";": none may stand in a comment.
 _CREATE = """
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE IF NOT EXISTS {s}.version (version integer NOT NULL);
@@ -127,7 +128,7 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
     lease_expires_at timestamptz    -- by the server's clock
 );
 -- Partial: a change of status is never a HOT update (status is indexed), so every claim
--- and every outcome would add an entry to a full (status, seq) index; this one only gets
+-- and every outcome would add an entry to a full (status, seq) index. This one only gets
 -- entries for rows that become pending.
 CREATE INDEX IF NOT EXISTS jobs_pending ON {s}.jobs (seq) WHERE status = 'pending';
 """
@@ -233,7 +234,7 @@ class PostgresStorage(JobStorage):
         self._timeout = timeout
         self._sql = _Statements(schema, self.channel)
         self._lock = threading.Lock()  # guards self._heartbeat and self._closed
-        self._closed = False  # guarded by self._lock
+        self._closed = True  # guarded by self._lock; False once the pool is made
         self._heartbeat: threading.Thread | None = None  # guarded by self._lock
         self._closing = threading.Event()  # set by close(): the heartbeat stops
         # The LISTEN connection, opened by the first wait_for_jobs; guarded by
@@ -263,6 +264,7 @@ class PostgresStorage(JobStorage):
             name=f"goqueue-{self.owner}",
             open=True,
         )
+        self._closed = False
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         """Create the schema and tables, or check that a newer goqueue did not make them."""
