@@ -125,11 +125,13 @@ print(changed_lines(UnsafeRegistry.register_handler, LockedRegistry.register_han
         explanation="""Two lookups both hold the read lock (that is what a read lock is for):
 t1 reads counts[k] = 5, t2 reads 5, t1 writes 6, t2 writes 6. Two lookups, one
 increment: the read lock excludes writers, not other readers. In register_handler the
-thread holds the WRITE lock, so no lookup and no other registration can be inside: the
-counters' own lock is not needed there. It is taken anyway so that every access to the
-counters goes through the same lock, which keeps the rule simple to check and keeps the
-code correct if someone later moves the counter update out of the write lock. (It is
-always taken after the RWLock, never before, so the two locks cannot deadlock.)""",
+thread holds the WRITE lock, so no other registration can run at the same time, and only
+registrations touch the "registrations" counter: that update cannot be lost, lock or
+not. The counters' lock is taken anyway because the rule "every access to the counts
+goes through one lock" is easy to check and stays true when the code changes (lookups
+update their counters under it after leaving the read lock, so a registration and a
+lookup can be touching the counts at the same moment). It is always taken after the
+RWLock, never before, so the two locks cannot deadlock.""",
     ),
     Exercise(
         key="04.3",
