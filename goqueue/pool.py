@@ -158,6 +158,8 @@ class WorkerPool:
         self._waiting_for_room: dict[str, int] = {}  # id -> submit() waiting to put it
         self._withdrawn: set[str] = set()  # submits a re-entrant stop() took back
         self._cancelling: set[str] = set()  # ids whose cancel someone has under way
+        self._taken_on: set[str] = set()  # unfinished ids found in the storage, not submitted
+        self._released: list[str] = []  # taken-on jobs a stop left pending, for the report
         self._cancelled_ids: list[str] = []  # what stopping cancelled, for the report
         self._undelivered: dict[str, None] = {}  # given up on: the storage failed
         self._drain_failed = False  # some stop() cancelled jobs, or gave up waiting
@@ -255,6 +257,7 @@ class WorkerPool:
                     return True
                 if not self._ledger.accept(entry.id, entry.type):
                     continue  # already accepted
+                self._taken_on.add(entry.id)
                 due = entry.next_attempt_at  # None: due now
                 delay = 0.0 if due is None else max(0.0, (due - now).total_seconds())
                 self._retries.add(entry.id, delay)
@@ -577,6 +580,7 @@ class WorkerPool:
                     drained=not (self._drain_failed or self._undelivered),
                     cancelled=tuple(self._cancelled_ids),
                     undelivered=tuple(self._undelivered),
+                    released=tuple(self._released),
                 )
                 self._state = PoolState.STOPPED
                 self._stopped.notify_all()
@@ -598,6 +602,14 @@ class WorkerPool:
                 for job_id in (scheduled if scheduled_only else self._ledger.ids())
                 if job_id not in self._submitting and job_id not in self._cancelling
             ]
+            if self.storage.shared and self._taken_on:
+                # Jobs this pool found in a shared storage belong to every process on it:
+                # left pending (their due times kept) for another to run, not cancelled.
+                kept = [job_id for job_id in ids if job_id not in self._taken_on]
+                for job_id in ids:
+                    if job_id in self._taken_on and job_id not in self._active:
+                        self._release(job_id)
+                ids = kept
             if ids:
                 self._drain_failed = True
             self._cancelling.update(ids)
@@ -749,7 +761,14 @@ class WorkerPool:
             try:
                 if job_id is not None:
                     del self._active[job_id]
-                    if outcome.status is _PENDING and self._cancelled.is_set():
+                    if (
+                        outcome.status is _PENDING
+                        and self._cancelled.is_set()
+                        and self.storage.shared
+                        and job_id in self._taken_on
+                    ):
+                        self._release(job_id)  # a shared job's retry: left for another host
+                    elif outcome.status is _PENDING and self._cancelled.is_set():
                         # A retry while a stop cancels: cancel it instead, off the lock.
                         self._cancelling.add(job_id)
                         lock.release()
@@ -760,6 +779,8 @@ class WorkerPool:
                     else:
                         self._after_run(job_id, outcome)
                 job_id = self._buffer.take(wake)
+                while job_id is not None and job_id not in self._ledger:
+                    job_id = self._buffer.take(wake)  # cancelled or released meanwhile: skip
                 if job_id is None:  # stopped, and the buffer is empty
                     return
                 self._active[job_id] = me
@@ -829,8 +850,15 @@ class WorkerPool:
         if self._ledger.finish(job_id, status):
             if self._job_backoff:
                 self._job_backoff.pop(job_id, None)  # seldom: a job with its own backoff
+            if self._taken_on:
+                self._taken_on.discard(job_id)  # seldom: a job found in the storage
             return True
         return False
+
+    def _release(self, job_id: str) -> None:
+        """Stop tracking a taken-on job of a shared storage, left pending there. Holds _lock."""
+        if self._finish(job_id, None):
+            self._released.append(job_id)
 
     def _give_up(self, job_id: str) -> None:
         """The storage failed for *job_id*: stop tracking it, and report it. Holds _lock."""

@@ -6,7 +6,7 @@
 hand to any thread, which is why a snapshot is never a live view of the pool.
 
 >>> ShutdownReport(drained=False, cancelled=("job-1",))
-ShutdownReport(drained=False, cancelled=('job-1',), undelivered=(), finished=True)
+ShutdownReport(drained=False, cancelled=('job-1',), undelivered=(), finished=True, released=())
 """
 
 from __future__ import annotations
@@ -64,9 +64,13 @@ class ShutdownReport:
             hold a lock the workers need), so that stop goes on in a thread of its own
             and returns at once; the interrupted call raises ``QueueClosed`` or goes on.
             Call ``stop()`` again (outside the handler) for the final report.
+        released: on a ``shared`` storage (many processes), the jobs a non-draining stop
+            left pending instead of cancelling: jobs this pool found in the storage rather
+            than accepted through ``submit``, which another process may run.
     """
 
     drained: bool
     cancelled: tuple[str, ...] = ()
     undelivered: tuple[str, ...] = ()
     finished: bool = True
+    released: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from support import FAILURE_BOUND, wait_until
+from support import FAILURE_BOUND, join_all, wait_until
 
 from goqueue import Job, JobContext, JobStatus, MemoryStorage, PoolState, Queue
 
@@ -77,3 +77,33 @@ def test_a_private_storage_has_no_feeder() -> None:
     with Queue(workers=1) as queue:
         names = {thread.name for thread in queue.pool._threads}
     assert "goqueue-feeder" not in names
+
+
+def test_a_non_draining_stop_leaves_other_processes_jobs_pending() -> None:
+    storage = SharedMemory()
+    gate = threading.Event()
+    queue = Queue(workers=1, storage=storage)
+    queue.register_handler("email", lambda ctx, payload: gate.wait(FAILURE_BOUND))
+    queue.start()
+    try:
+        running = queue.submit_job("email")
+        wait_until(lambda: queue.statistics().running == 1)
+        ours = queue.submit_job("email")
+        outsider = Job(type="email")
+        storage.save_job(outsider)  # as another host would
+        wait_until(lambda: queue.statistics().submitted == 3)  # the feeder took it on
+        stopper = threading.Thread(target=queue.stop, kwargs={"drain": False})
+        stopper.start()
+        wait_until(lambda: queue.statistics().unfinished == 1)  # only the running job
+    finally:
+        gate.set()
+    join_all([stopper])
+    report = queue.stop()
+    assert report.cancelled == (ours.id,)
+    assert report.released == (outsider.id,)
+    status = {job.id: job.status for job in storage.list_jobs()}
+    assert status == {
+        running.id: JobStatus.COMPLETED,
+        ours.id: JobStatus.CANCELLED,
+        outsider.id: JobStatus.PENDING,  # for another host to run
+    }
