@@ -188,7 +188,12 @@ def test_a_queue_on_sqlite_picks_up_pending_and_scheduled_jobs(tmp_path: Path) -
         report = q.stop(drain=False)
         storage.close()
     assert sorted(ran) == sorted([pending.id, crashed.id])
-    assert report.cancelled == (scheduled.id,)
+    # Found in a shared file, not submitted here: left pending (with its due time) for
+    # the next process, not cancelled.
+    assert (report.cancelled, report.released) == ((), (scheduled.id,))
+    with SQLiteStorage(path) as after:
+        left = after.get_job(scheduled.id)
+    assert left is not None and (left.status, left.next_attempt_at) == (JobStatus.PENDING, later)
 
 
 def test_32_workers_and_many_jobs_never_see_database_is_locked(
