@@ -33,12 +33,10 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from .errors import StorageError
-from .job import JobStatus
 from .queue import Queue
 
 if TYPE_CHECKING:
@@ -46,7 +44,7 @@ if TYPE_CHECKING:
 
 Register = Callable[[Queue], object]
 
-__all__ = ["give_back", "main", "parser"]
+__all__ = ["main", "parser"]
 
 log = logging.getLogger("goqueue")
 
@@ -164,9 +162,10 @@ def _run_worker(args: argparse.Namespace, register: Register) -> int:
         )
         report = queue.stop(drain=drain)
         log.info("stopped: %s", report)
-        if report.cancelled:
-            count = give_back(storage, report.cancelled)
-            log.info("gave back %d job(s) taken on but not started", count)
+        if report.released:  # the pool leaves a shared storage's jobs pending
+            log.info(
+                "left %d job(s) taken on but not started for the other hosts", len(report.released)
+            )
     except StorageError as err:
         print(f"goqueue worker: {err}", file=sys.stderr)
         queue.stop(drain=False)
@@ -179,26 +178,6 @@ def _run_worker(args: argparse.Namespace, register: Register) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0 if drain else EXIT_INTERRUPTED
-
-
-def give_back(storage: PostgresStorage, job_ids: Sequence[str]) -> int:
-    """Put back to pending the jobs a non-draining stop cancelled; return how many.
-
-    ``Queue.stop(drain=False)`` cancels the jobs the pool had taken on but not started.
-    On a database that other hosts share, those jobs are theirs to run as much as this
-    host's: they go back to pending (other hosts are told by NOTIFY). A retry that was
-    waiting for its backoff becomes due at once (the cancel cleared its due time). A
-    job someone changed since the cancel is left alone.
-    """
-    count = 0
-    for job_id in job_ids:
-        job = storage.get_job(job_id)
-        if job is None or job.status is not JobStatus.CANCELLED:
-            continue
-        job.status, job.updated_at = JobStatus.PENDING, datetime.now(timezone.utc)
-        storage.update_job(job)
-        count += 1
-    return count
 
 
 def _recover_while_running(
