@@ -5,7 +5,8 @@
   its text in the browser, with no error.
 * The race panel (03) and the step-through widget (08) fit a 1024x768 projector with
   JupyterLab's file browser open: no control beyond the notebook's right edge, no output
-  that scrolls sideways. A screenshot of each goes to ``test-artifacts/e2e/``.
+  that scrolls sideways, no slider squashed too narrow to drag, no code cut off. A
+  screenshot of each goes to ``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -98,6 +99,32 @@ def fits(page: NotebookPage, classes: list[str], right: float) -> list[str]:
     return over
 
 
+#: A slider track narrower than this cannot be dragged with a projector's mouse: a row of
+#: sliders that does not wrap squashes them (ipywidgets shrinks before it overflows).
+MIN_TRACK_PX = 100
+
+
+def squashed(page: NotebookPage) -> list[str]:
+    """Slider tracks narrower than ``MIN_TRACK_PX`` and code blocks cut off at the right."""
+    found: list[str] = page.page.evaluate(
+        """([root, least]) => {
+            const out = [];
+            for (const el of document.querySelectorAll(`${root} .widget-slider .noUi-target,`
+                                                       + `${root} .widget-slider .slider`)) {
+                const width = el.getBoundingClientRect().width;
+                if (width < least) out.push(`slider track ${Math.round(width)} px`);
+            }
+            for (const el of document.querySelectorAll(`${root} pre`)) {
+                if (el.scrollWidth > el.clientWidth + 1)
+                    out.push(`code cut: ${el.scrollWidth} > ${el.clientWidth}`);
+            }
+            return out;
+        }""",
+        [page.root, MIN_TRACK_PX],
+    )
+    return found
+
+
 def sideways_outputs(page: NotebookPage) -> list[str]:
     """Output areas holding a gq- widget whose content is wider than the area."""
     found: list[str] = page.page.evaluate(
@@ -126,6 +153,7 @@ def on_a_small_screen_with_the_sidebar_open(
         page.page.screenshot(path=str(picture))
         assert fits(page, classes, right) == []
         assert sideways_outputs(page) == []
+        assert squashed(page) == []
     finally:
         page.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
         if size is not None:
