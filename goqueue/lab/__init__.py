@@ -38,7 +38,7 @@ from goqueue.lab.specimens.writer_preferring import WriterPreferringRWLock
 
 # isort: split
 # -- stress: hammer a registry from many threads, grade what each trial saw
-from goqueue.lab.stress.hammer import HammerProgress, hammer
+from goqueue.lab.stress.hammer import HammerInterrupted, HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Grade, OutcomeRow, Outcomes, TrialResult
 
 # isort: split
@@ -147,6 +147,7 @@ __all__: list[str] = [
     "GoStopOutcome",
     "GoStyleQueue",
     "Grade",
+    "HammerInterrupted",
     "HammerProgress",
     "Level",
     "LockComparison",

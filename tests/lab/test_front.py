@@ -24,6 +24,7 @@ def test_the_front_is_pinned() -> None:
         "GoStopOutcome",
         "GoStyleQueue",
         "Grade",
+        "HammerInterrupted",
         "HammerProgress",
         "LEVELS",
         "Level",
