@@ -25,10 +25,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 __all__ = [
     "Exercise",
@@ -156,8 +156,8 @@ def lesson_modules() -> list[ModuleType]:
 
 
 @cache
-def exercises() -> dict[str, Exercise]:
-    """Every exercise of every lesson module, by key, in lesson and item order.
+def exercises() -> Mapping[str, Exercise]:
+    """Every exercise of every lesson module, by key, in lesson and item order (read-only).
 
     Raises:
         ValueError: a lesson module holds an exercise of another lesson, or a key twice.
@@ -171,7 +171,7 @@ def exercises() -> dict[str, Exercise]:
             if exercise.key in found:
                 raise ValueError(f"exercise {exercise.key} is defined twice")
             found[exercise.key] = exercise
-    return found
+    return MappingProxyType(found)
 
 
 def _exercise(key: str) -> Exercise:
