@@ -156,6 +156,14 @@ def test_every_exercise_in_the_notebook_has_an_entry(path: Path) -> None:
     assert lesson == keys
 
 
+@pytest.mark.parametrize("path", _lessons_with_notebooks(), ids=lambda p: p.name[:2])
+def test_every_key_a_notebook_calls_names_an_exercise(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    called = re.findall(r"\b(?:hint|solution|check_answer)\(\s*[\"'](\d\d\.\d+)[\"']", code)
+    assert [key for key in called if key not in exercises()] == []
+
+
 # -- the framework ----------------------------------------------------------------------
 
 
