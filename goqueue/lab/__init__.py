@@ -64,9 +64,11 @@ from goqueue.lab.interleavings.shared_waits import SharedCondition, SharedEvent
 from goqueue.lab.interleavings.stepper import Stepper
 
 # isort: split
-# -- measure: throughput, cores busy, locks, starvation and fairness, timing, retries, storage
+# -- measure: throughput, cores busy, locks, starvation and fairness, timing, retries, storage,
+# races in a PostgreSQL database and worker processes sharing it
 from goqueue.lab.measure.cores_busy import CoresBusy, CoresBusyRow, measure_cores_busy
 from goqueue.lab.measure.crash import CrashResult, kill_mid_run
+from goqueue.lab.measure.database import Database, start_database
 from goqueue.lab.measure.fairness import (
     FairnessComparison,
     FairnessRow,
@@ -86,6 +88,13 @@ from goqueue.lab.measure.retries import (
     record_attempts,
 )
 from goqueue.lab.measure.speedups import best_of, plot_speedups, speedups
+from goqueue.lab.measure.sql_races import (
+    COUNTER_METHODS,
+    SQL_RACES,
+    CounterTrials,
+    count_lost_updates,
+    replay_sql,
+)
 from goqueue.lab.measure.starvation import StarvationResult, starvation_demo
 from goqueue.lab.measure.storage import cross_thread_error, locked_errors, storage_locked_errors
 from goqueue.lab.measure.throughput import (
@@ -103,6 +112,11 @@ from goqueue.lab.measure.timing import (
     plot_timeline,
     plot_timing,
     time_sleeping_jobs,
+)
+from goqueue.lab.measure.worker_processes import (
+    ProcessRow,
+    plot_process_throughput,
+    process_throughput,
 )
 
 # isort: split
@@ -128,15 +142,19 @@ from goqueue.lab.widgets.stepper import StepperWidget
 # -- cli: ``python -m goqueue.lab race | explore | bench`` (goqueue.lab.cli.main); no names
 
 __all__: list[str] = [
+    "COUNTER_METHODS",
     "LEVELS",
     "SCENARIOS",
+    "SQL_RACES",
     "Attempt",
     "AttemptRecord",
     "ClassicResult",
     "CoresBusy",
     "CoresBusyRow",
+    "CounterTrials",
     "CrashResult",
     "Crossover",
+    "Database",
     "Execution",
     "ExploreResult",
     "FairnessComparison",
@@ -158,6 +176,7 @@ __all__: list[str] = [
     "OutcomeRow",
     "Outcomes",
     "PoolPanel",
+    "ProcessRow",
     "Progress",
     "Race",
     "RaceDetector",
@@ -198,6 +217,7 @@ __all__: list[str] = [
     "compare_fairness",
     "compare_locks",
     "count_in_threads",
+    "count_lost_updates",
     "cross_thread_error",
     "draw_state_machine",
     "dropped_jobs",
@@ -220,22 +240,26 @@ __all__: list[str] = [
     "plot_attempts",
     "plot_dropped",
     "plot_herd",
+    "plot_process_throughput",
     "plot_speedups",
     "plot_timeline",
     "plot_timing",
     "pool_panel",
     "probe_behind_waiting_writer",
     "probe_lock",
+    "process_throughput",
     "race_detector",
     "race_panel",
     "reader_starvation_demo",
     "record_attempts",
     "replay",
     "replay_scenario",
+    "replay_sql",
     "show_switch_points",
     "solution",
     "source_of",
     "speedups",
+    "start_database",
     "starvation_demo",
     "state_machine_edges",
     "storage_locked_errors",
