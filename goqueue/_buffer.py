@@ -51,7 +51,10 @@ class JobBuffer:
     def __init__(self, lock: threading.RLock, capacity: int) -> None:
         self.capacity = capacity
         self._lock = lock
-        self._held = lock._is_owned  # type: ignore[attr-defined]  # asserts: lock held
+        # The slower methods assert that the owner's lock is held; the four that run
+        # for every job (offer, reserve, fill, take) do not: measured, the asserts cost
+        # about 0.3 us per job in all, 3 % of a no-op job.
+        self._held = lock._is_owned  # type: ignore[attr-defined]
         self._low_water = capacity // 2
         # All fields below are guarded by *lock*.
         # Invariant: len(_ids) + _reserved <= capacity.
@@ -87,7 +90,6 @@ class JobBuffer:
 
     def offer(self, job_id: str) -> bool:
         """Append *job_id* if there is room; False (and nothing appended) if full."""
-        assert self._held(), "called without the owner's lock"
         if len(self._ids) + self._reserved >= self.capacity:
             return False
         self._ids.append(job_id)
@@ -97,7 +99,6 @@ class JobBuffer:
 
     def reserve(self) -> bool:
         """Hold a slot for a later ``fill``, if there is room now; False if full."""
-        assert self._held(), "called without the owner's lock"
         if len(self._ids) + self._reserved >= self.capacity:
             return False
         self._reserved += 1
@@ -132,7 +133,6 @@ class JobBuffer:
 
     def fill(self, job_id: str) -> None:
         """Put *job_id* in a slot reserved before, and wake an idle worker for it."""
-        assert self._held(), "called without the owner's lock"
         assert self._reserved > 0, "fill() without a reserved slot"
         self._reserved -= 1
         self._ids.append(job_id)
@@ -183,7 +183,6 @@ class JobBuffer:
         one per id matters for short jobs: a worker woken for nothing still has to wait
         for the GIL, and every such hand-off costs a thread switch.
         """
-        assert self._held(), "called without the owner's lock"
         ids = self._ids
         while not ids:
             if self._closed:

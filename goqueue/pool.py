@@ -45,7 +45,14 @@ from ._buffer import JobBuffer
 from ._ledger import JobLedger
 from ._schedule import RetrySchedule
 from .backoff import BackoffPolicy, Quadratic
-from .errors import JobNotFound, QueueClosed, QueueFull, QueueStateError, StorageError
+from .errors import (
+    JobNotFound,
+    QueueClosed,
+    QueueFull,
+    QueueStateError,
+    StorageBusy,
+    StorageError,
+)
 from .job import Job, JobStatus
 from .processor import JobProcessor, RunOutcome, retry_transient
 from .registry import Registry
@@ -345,7 +352,10 @@ class WorkerPool:
                     self._buffer.unreserve()
                 raise
         try:
-            retry_transient(self.storage.save_job, job)
+            try:
+                self.storage.save_job(job)
+            except StorageBusy:  # seldom: try again, with a backoff
+                retry_transient(self.storage.save_job, job)
         except BaseException:
             self._abandon_submit(job_id, reserved)
             raise
@@ -748,6 +758,7 @@ class WorkerPool:
         """Each worker thread's loop: record the job just run, take the next id, run it."""
         self._local.worker = True
         me = get_ident()
+        unfinished = self._ledger.contains
         wake = threading.Lock()
         wake.acquire()  # held from now on: acquiring it again parks this thread
         lock = self._lock
@@ -776,10 +787,16 @@ class WorkerPool:
                             self._cancel_and_record(job_id)
                         finally:
                             lock.acquire()
+                    elif (  # the common case: final, and stored (never PROCESSING here)
+                        outcome.stored
+                        and outcome.status is not _PENDING
+                        and outcome.status is not None
+                    ):
+                        self._finish(job_id, outcome.status)
                     else:
                         self._after_run(job_id, outcome)
                 job_id = self._buffer.take(wake)
-                while job_id is not None and job_id not in self._ledger:
+                while job_id is not None and not unfinished(job_id):
                     job_id = self._buffer.take(wake)  # cancelled or released meanwhile: skip
                 if job_id is None:  # stopped, and the buffer is empty
                     return

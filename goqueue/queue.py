@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from .backoff import BackoffPolicy
-from .errors import JobNotFound
+from .errors import JobNotFound, UnknownJobType
 from .job import Job, check_job_type, check_max_retry
 from .payload import copy_payload, validate_payload
 from .pool import WorkerPool, check_timeout
@@ -153,8 +153,11 @@ class Queue:
             QueueStateError: the queue was not started.
             StorageError: the storage could not save the job (it was not accepted).
         """
-        check_job_type(job_type)
-        self.registry.get_handler(job_type)
+        try:
+            self.registry.get_handler(job_type)  # a registered type was checked then
+        except UnknownJobType:
+            check_job_type(job_type)  # a TypeError for a type no handler could have
+            raise
         if payload is None:
             stored: dict[str, Any] = {}  # nothing to check or copy
         else:

@@ -90,7 +90,8 @@ def test_a_closed_buffer_still_hands_out_what_it_holds() -> None:
         assert [buffer.take(wake), buffer.take(wake)] == ["a", None]
 
 
-def test_every_call_checks_that_the_owners_lock_is_held() -> None:
+def test_the_calls_off_the_hot_path_check_that_the_owners_lock_is_held() -> None:
     buffer = JobBuffer(threading.RLock(), capacity=2)
-    with pytest.raises(AssertionError, match=r"^called without the owner's lock$"):
-        buffer.offer("a")
+    for call in (buffer.close, buffer.release_put_waiters, lambda: buffer.put("a", bool)):
+        with pytest.raises(AssertionError, match=r"^called without the owner's lock$"):
+            call()
