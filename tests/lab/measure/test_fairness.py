@@ -9,6 +9,7 @@ import pytest
 from goqueue import RWLock
 from goqueue.lab import (
     ReaderPreferringRWLock,
+    ReaderStarvationResult,
     WriterPreferringRWLock,
     compare_fairness,
     reader_starvation_demo,
@@ -64,3 +65,36 @@ def test_a_broken_lock_fails_the_demo_instead_of_hanging() -> None:
 
     with pytest.raises(RuntimeError, match=r"^no readers today$"):
         reader_starvation_demo(NeverReads, seconds=0.05, hold=0.001)
+
+
+def make_result(entered: float | None) -> ReaderStarvationResult:
+    spans = ((0, 0.0, 0.01), (1, 0.01, 0.02), (0, 0.02, 0.03))
+    return ReaderStarvationResult("Demo", 2, 0.03, 0.01, 3, 0.005, entered, 0.025, 2, spans)
+
+
+def test_the_result_reads_as_text_and_html() -> None:
+    starved = make_result(entered=None)
+    assert starved.starved and starved.reader_wait is None
+    assert starved.verdict() == "the reader STARVED: it never got in"
+    lines = str(starved).splitlines()
+    assert lines[0].split() == ["lock", "Demo"]
+    assert lines[4].split() == ["reader", "got", "in", "at", "never"]
+    prompt = make_result(entered=0.012)
+    assert not prompt.starved and prompt.reader_wait == pytest.approx(0.007)
+    assert "<caption>reader starvation: Demo</caption>" in prompt._repr_html_()
+
+
+def test_plot_shows_each_writer_and_the_reader() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        ax = make_result(entered=0.026).plot()
+        labels = [tick.get_text() for tick in ax.get_yticklabels()]
+        assert labels == ["reader", "writer 1", "writer 2"]
+        assert ax.get_title() == "Demo: the reader STARVED"
+    finally:
+        plt.close("all")
