@@ -115,19 +115,19 @@ def _line_tokens(stream: TextIO) -> Iterator[str]:
         yield from line.split()
 
 
-def _key_tokens() -> Iterator[str]:  # pragma: no cover - needs a real terminal
+def _key_tokens() -> Iterator[str]:
     import termios
     import tty
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd)
+        tty.setcbreak(fd, termios.TCSANOW)  # keys typed early are kept, not flushed
         while True:
             char = os.read(fd, 1).decode(errors="replace")
-            if char == "\x1b":
-                rest = os.read(fd, 2).decode(errors="replace")
-                yield {"[C": "right", "[D": "left"}.get(rest, "")
+            if char == "\x1b":  # an arrow is ESC [ C (right) or ESC [ D (left)
+                rest = os.read(fd, 1) + os.read(fd, 1)
+                yield {b"[C": "right", b"[D": "left"}.get(rest, "")
             elif char in ("\r", "\n", " "):
                 yield "enter"
             elif char in ("", "\x04"):

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +91,44 @@ def test_list_and_unknown_level(
     assert max(len(line) for line in out.splitlines()) <= WIDTH
     status, _, err = play(monkeypatch, capsys, ["nope"], "")
     assert status == 2 and err.startswith("play: no level 'nope'; levels: lost-update, ")
+
+
+def test_arrow_keys_and_enter_in_a_terminal() -> None:
+    # A real terminal (a pty) in a subprocess with a hard timeout: a regression fails, not hangs.
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "goqueue.lab", "play", "lock-order"],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        close_fds=True,
+    )
+    os.close(child_fd)
+    # Enter steps t1 (the chosen thread); right arrow chooses t2; Enter steps it; q quits.
+    os.write(main_fd, b"\r\x1b[C\rq")
+    output = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main_fd], [], [], 0.5)  # a failure bound, not order
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # the child has ended and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main_fd)
+    text = output.decode(errors="replace")
+    assert "*[2] t2" in text  # the arrow moved the choice to t2
+    assert "you win in 2 steps: deadlock: t1 waits for lock_b held by t2" in text
+    assert status == 0, text[-2000:]
