@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from goqueue.lab.cli.main import main
-from goqueue.lab.cli.play import WIDTH
-from goqueue.lab.game.levels import LEVELS, find_level
+from goqueue.lab.cli.play import WIDTH, render
+from goqueue.lab.game.attempt import Attempt
+from goqueue.lab.game.levels import LEVELS, Level, find_level
 from goqueue.lab.game.tally import tally
 
 
@@ -132,3 +133,18 @@ def test_arrow_keys_and_enter_in_a_terminal() -> None:
     assert "*[2] t2" in text  # the arrow moved the choice to t2
     assert "you win in 2 steps: deadlock: t1 waits for lock_b held by t2" in text
     assert status == 0, text[-2000:]
+
+
+@pytest.mark.parametrize("level", [pytest.param(lv, id=lv.key) for lv in LEVELS])
+def test_every_level_fits_80_columns(level: Level) -> None:
+    attempt = Attempt(level)
+    try:
+        screens = [render(attempt)]
+        for thread in level.winning:
+            attempt.step(thread)
+            screens.append(render(attempt, chosen=1))
+        lines = [line for screen in screens for line in screen.splitlines()]
+        assert max(len(line) for line in lines) <= WIDTH
+        assert screens[0].startswith(f"Level {level.number}/{len(LEVELS)}: {level.title}\n")
+    finally:
+        attempt.close()
