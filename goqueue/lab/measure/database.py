@@ -20,8 +20,8 @@ from goqueue.lab.measure.pgserver import PostgresServer, unavailable
 __all__ = ["Database", "NoDatabase", "start_database"]
 
 INSTALL = (
-    "to run them, install the PostgreSQL server (Debian/Ubuntu: sudo apt-get install"
-    " postgresql) and psycopg (pip install 'goqueue[postgres]'), then restart the kernel"
+    "install the PostgreSQL server (Debian/Ubuntu: sudo apt-get install postgresql) and"
+    " psycopg (pip install 'goqueue[postgres]'), then restart the kernel"
 )
 
 
@@ -65,7 +65,7 @@ class Database:
 
     def skip(self, what: str) -> None:
         """Print that *what* is skipped for want of a server (for notebook cells)."""
-        print(f"skipped ({what}): no PostgreSQL server here. {INSTALL}.")
+        print(f"skipped ({what}): no PostgreSQL server here; to run it, {INSTALL}")
 
     def __repr__(self) -> str:
         if self.server is not None:
@@ -74,7 +74,10 @@ class Database:
             )
         if self.dsn is not None:
             return f"PostgreSQL {self.version} at {self.dsn}"
-        return f"no PostgreSQL server: {self.reason}\nthe database cells below skip; {INSTALL}"
+        return (
+            f"no PostgreSQL server here ({self.reason})\n"
+            f"the database cells below print that they skip; to run them, {INSTALL}"
+        )
 
 
 _lock = threading.Lock()

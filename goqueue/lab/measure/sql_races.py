@@ -27,11 +27,16 @@ from goqueue.lab.measure.tables import html_table, text_table
 
 __all__ = [
     "COUNTER_METHODS",
+    "ISOLATION_LEVELS",
     "SQL_RACES",
     "CounterRow",
     "CounterTrials",
     "SqlRace",
     "count_lost_updates",
+    "increment_atomic",
+    "increment_for_update",
+    "increment_select_then_update",
+    "increment_serializable",
     "replay_sql",
 ]
 
@@ -50,11 +55,14 @@ _TAKE = "UPDATE jobs SET worker = '{me}' WHERE id = "
 _READ = "SELECT n FROM counter"
 _WRITE = "UPDATE counter SET n = {next}"
 _SERIAL = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+#: The isolation levels PostgreSQL tells apart (READ UNCOMMITTED is READ COMMITTED there).
+ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
 #: (connection, statement) pairs: a schedule.
 Schedule = tuple[tuple[str, str], ...]
-#: What a schedule's check gets: the final state and the value each connection read last.
-Check = Callable[[str, dict[str, Any]], str]
+#: What a schedule's check gets: the final state, the value each connection read last, and
+#: how many transactions wrote and committed.
+Check = Callable[[str, dict[str, Any], int], str]
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,8 @@ class SqlRace:
         setup: SQL that makes the tables.
         steps: (connection, statement) in the order they are sent.
         state: SQL whose one row of text is the state column.
-        check: (final state, last value read by each connection) -> what went wrong, or "".
+        check: (final state, last value read by each connection, transactions that wrote and
+            committed) -> what went wrong, or "".
     """
 
     setup: str
@@ -77,11 +86,13 @@ class SqlRace:
     check: Check
 
 
-def _two_increments(state: str, read: dict[str, Any]) -> str:
-    return "" if state == "n = 2" else f"lost update: two increments committed, but {state}"
+def _every_increment_counted(state: str, read: dict[str, Any], committed: int) -> str:
+    if state == f"n = {committed}":
+        return ""
+    return f"lost update: {committed} increments committed, but {state}"
 
 
-def _one_job_each(state: str, read: dict[str, Any]) -> str:
+def _one_job_each(state: str, read: dict[str, Any], committed: int) -> str:
     if read["A"] == read["B"]:
         return f"double claim: A and B both took job {read['A']}"
     return ""
@@ -99,7 +110,7 @@ _JOBS_STATE = (
 
 
 def _counter(steps: Schedule) -> SqlRace:
-    return SqlRace(COUNTER, steps, _COUNTER_STATE, _two_increments)
+    return SqlRace(COUNTER, steps, _COUNTER_STATE, _every_increment_counted)
 
 
 def _claims(steps: Schedule) -> SqlRace:
@@ -175,6 +186,9 @@ class _Connection:
         self.pid = int(row[0]) if row else 0
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"sql-{name}")
         self.read: Any = None
+        # Both written by the sender thread only, read by the driver once it is shut down.
+        self.wrote = False  # an UPDATE succeeded in the open transaction
+        self.committed_writes = 0  # transactions that wrote and committed
         self.pending: tuple[str, Future[str]] | None = None
 
     def send(self, sql: str) -> Future[str]:
@@ -183,12 +197,21 @@ class _Connection:
     def _execute(self, sql: str) -> str:
         import psycopg
 
+        verb = sql.split()[0].upper()
         try:
             cursor = self.conn.execute(sql.encode())
         except psycopg.Error as err:
             code = err.sqlstate or "?"
             first = str(err).splitlines()[0]
             return f"ERROR {code}: {first}"
+        if verb == "UPDATE":
+            self.wrote = True
+        elif verb in ("BEGIN", "COMMIT", "ROLLBACK"):
+            if verb == "COMMIT" and self.wrote and cursor.statusmessage == "COMMIT":
+                self.committed_writes += 1
+            self.wrote = False
+        if verb == "COMMIT" and cursor.statusmessage == "ROLLBACK":
+            return "ROLLBACK (the transaction had failed)"
         if cursor.description is None:
             return ""
         row = cursor.fetchone()
@@ -212,22 +235,27 @@ def _blocked(observer: Any, pid: int) -> bool:
     return bool(row and row[0])
 
 
-def replay_sql(db: Database, name: str) -> Execution | None:
+def replay_sql(db: Database, name: str, isolation: str | None = None) -> Execution | None:
     """Play the schedule *name* of ``SQL_RACES`` on two connections, one step at a time.
 
     Args:
         db: the lesson's database (when it is not available, this prints that it skips).
         name: a key of ``SQL_RACES``.
+        isolation: run every transaction of the schedule at this isolation level instead
+            (``"READ COMMITTED"``, ``"REPEATABLE READ"`` or ``"SERIALIZABLE"``).
 
     Returns:
         The run as an ``Execution`` (threads ``A`` and ``B``; status ``"ok"`` or
         ``"violated"`` with what went wrong), or None when there is no database.
 
     Raises:
-        ValueError: *name* is not a schedule of ``SQL_RACES``.
+        ValueError: *name* is not a schedule of ``SQL_RACES``, or *isolation* is not a level.
     """
     if name not in SQL_RACES:
         raise ValueError(f"unknown sql race: {name!r} (one of {', '.join(map(repr, SQL_RACES))})")
+    if isolation is not None and isolation not in ISOLATION_LEVELS:
+        levels = ", ".join(map(repr, ISOLATION_LEVELS))
+        raise ValueError(f"isolation must be one of {levels}, got {isolation!r}")
     if not db.available:
         db.skip(name)
         return None
@@ -250,6 +278,8 @@ def replay_sql(db: Database, name: str) -> Execution | None:
                 conn = conns[who]
                 nxt = conn.read + 1 if isinstance(conn.read, int) else None
                 sql = template.format(read=conn.read, next=nxt, me=who)
+                if isolation is not None and sql.startswith("BEGIN"):
+                    sql = f"BEGIN ISOLATION LEVEL {isolation}"
                 conn.pending = (sql, conn.send(sql))
                 waiting = _settle(observer, conn)
                 text = f"{sql} -> waits for a row lock" if waiting else _shown(sql, conn.pending[1])
@@ -267,7 +297,8 @@ def replay_sql(db: Database, name: str) -> Execution | None:
             for conn in conns.values():
                 conn.close()
         final = state()
-    problem = race.check(final, {name: conn.read for name, conn in conns.items()})
+    read = {name: conn.read for name, conn in conns.items()}
+    problem = race.check(final, read, sum(c.committed_writes for c in conns.values()))
     return Execution(
         threads=("A", "B"),
         schedule=tuple(step.thread for step in steps),
@@ -298,7 +329,8 @@ def _settle(observer: Any, conn: _Connection) -> bool:
 # -- the same increments in real threads --------------------------------------------------
 
 
-def _select_then_update(conn: Any) -> int:
+def increment_select_then_update(conn: Any) -> int:
+    """Read n, then write n + 1, in one READ COMMITTED transaction (loses updates)."""
     conn.execute("BEGIN")
     (n,) = conn.execute("SELECT n FROM counter").fetchone()
     conn.execute("UPDATE counter SET n = %s", (n + 1,))
@@ -306,12 +338,14 @@ def _select_then_update(conn: Any) -> int:
     return 0
 
 
-def _atomic_update(conn: Any) -> int:
+def increment_atomic(conn: Any) -> int:
+    """One statement that reads and writes under the row lock."""
     conn.execute("UPDATE counter SET n = n + 1")
     return 0
 
 
-def _select_for_update(conn: Any) -> int:
+def increment_for_update(conn: Any) -> int:
+    """Read with the row locked (FOR UPDATE) until the commit, then write n + 1."""
     conn.execute("BEGIN")
     (n,) = conn.execute("SELECT n FROM counter FOR UPDATE").fetchone()
     conn.execute("UPDATE counter SET n = %s", (n + 1,))
@@ -319,8 +353,12 @@ def _select_for_update(conn: Any) -> int:
     return 0
 
 
-def _serializable_with_retry(conn: Any) -> int:
-    """Read, write, commit at SERIALIZABLE; on a serialization failure roll back and retry."""
+def increment_serializable(conn: Any) -> int:
+    """Read, write, commit at SERIALIZABLE; on a serialization failure, roll back and retry.
+
+    Returns:
+        How many times the transaction was retried.
+    """
     import psycopg.errors
 
     retries = 0
@@ -338,10 +376,10 @@ def _serializable_with_retry(conn: Any) -> int:
 
 #: Ways to add one to the counter, by name: each takes a connection, returns its retries.
 COUNTER_METHODS: dict[str, Callable[[Any], int]] = {
-    "select then update": _select_then_update,
-    "atomic update": _atomic_update,
-    "select for update": _select_for_update,
-    "serializable + retry": _serializable_with_retry,
+    "select then update": increment_select_then_update,
+    "atomic update": increment_atomic,
+    "select for update": increment_for_update,
+    "serializable + retry": increment_serializable,
 }
 
 

@@ -1,12 +1,12 @@
 """Throughput per worker *process* on one PostgreSQL database, with the ideal line.
 
-``process_throughput(db, processes=(1, 2, 4))`` runs, for each count P, P processes of
-the worker command (``python -m goqueue worker --workers 1``, this module being the
-handlers' module; processes started for a smaller P stay for the larger ones), commits
-``jobs_per_process * P`` jobs that each wait ``job_seconds`` at once (one ``COPY`` and one ``NOTIFY``), and times them until every one is ``completed`` in
-the table. Each process runs one job at a time, so the ideal is ``P / job_seconds`` jobs/s:
-the processes share nothing but the database, and a claim never waits for another
-(``FOR UPDATE SKIP LOCKED``).
+``process_throughput(db, processes=(1, 2, 4))`` runs, for each count P, P processes of the
+worker command (``python -m goqueue worker --workers 1``, this module being the handlers'
+module; processes started for a smaller P stay for the larger ones), commits
+``jobs_per_process * P`` jobs that each wait ``job_seconds`` at once (one ``COPY`` and one
+``NOTIFY``), and times them until every one is ``completed`` in the table. Each process runs
+one job at a time, so the ideal is ``P / job_seconds`` jobs/s: the processes share nothing
+but the database, and a claim never waits for another (``FOR UPDATE SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class ProcessRow:
 
     def __str__(self) -> str:
         return (
-            f"{self.processes} processes: {self.jobs_per_second:,.0f} jobs/s,"
+            f"{self.processes} {'process' if self.processes == 1 else 'processes'}:"
+            f" {self.jobs_per_second:,.0f} jobs/s,"
             f" ideal {self.ideal:,.0f} ({self.ratio:.0%})"
         )
 
