@@ -17,6 +17,7 @@ from lab_driver import NotebookPage
 from lab_runner import NotebookRunner
 from lab_server import lesson_notebooks
 from playwright.sync_api import ViewportSize
+from test_classroom import on_a_small_screen_with_the_sidebar_open
 
 pytestmark = pytest.mark.e2e
 
@@ -51,14 +52,28 @@ def play(nb: NotebookPage, threads: list[str]) -> None:
         nb.click_and_settle(f"gq-play-{thread}")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(GAME, id="09")
-        if GAME
-        else pytest.param("09_", id="09", marks=pytest.mark.skip(reason="no notebook 09"))
-    ],
-)
+NOTEBOOK_09 = [
+    pytest.param(GAME, id="09")
+    if GAME
+    else pytest.param("09_", id="09", marks=pytest.mark.skip(reason="no notebook 09"))
+]
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_09)
+def test_the_game_fits_1024x768_with_the_sidebar_open(
+    name: str, notebooks: NotebookRunner, artifacts: Path
+) -> None:
+    # The classroom check (test_classroom.py): every control inside the notebook panel, no
+    # output sideways, no code cut off at the right, with the file browser open.
+    nb = game_page(notebooks, name)
+    controls = ["gq-level", "gq-goal", "gq-play-t1", "gq-play-t2", "gq-undo", "gq-reset"]
+    controls += ["gq-replay", "gq-next", "gq-next-level", "gq-state", "gq-banner"]
+    on_a_small_screen_with_the_sidebar_open(
+        nb, "gq-reset", controls, artifacts / "09-game-1024x768.png"
+    )
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_09)
 def test_two_levels_played_by_clicking(
     name: str, notebooks: NotebookRunner, artifacts: Path
 ) -> None:

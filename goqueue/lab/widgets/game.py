@@ -57,7 +57,7 @@ def _panel_html(panel: ThreadPanel) -> str:
             f"<code>{escape(panel.next_step)}</code>"
         )
     rows = "".join(
-        f"<tr><td><code>{escape(name)}</code></td><td><code>{escape(value)}</code></td></tr>"
+        f"<tr><td><code>{escape(name)}</code></td><td>=</td><td><code>{escape(value)}</code></td></tr>"
         for name, value in panel.local_values.items()
     )
     if panel.status == "done":
@@ -204,7 +204,7 @@ class GameWidget:
             column = w.VBox(
                 [code, button],
                 layout=w.Layout(
-                    flex="1 1 340px", min_width="280px", margin="0 8px 8px 0", padding="4px"
+                    flex="1 1 270px", min_width="250px", margin="0 6px 6px 0", padding="2px"
                 ),
             )
             column.add_class(f"gq-thread-{panel.name}")
