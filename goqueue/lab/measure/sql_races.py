@@ -185,10 +185,12 @@ class _Connection:
         row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
         self.pid = int(row[0]) if row else 0
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"sql-{name}")
-        self.read: Any = None
-        # Both written by the sender thread only, read by the driver once it is shut down.
+        # No lock: the sender thread writes these three inside a statement; the driver reads
+        # them only once that statement's future is done (the future orders the two).
+        self.read: Any = None  # the value the last row-returning statement read
         self.wrote = False  # an UPDATE succeeded in the open transaction
         self.committed_writes = 0  # transactions that wrote and committed
+        # The driver's own: the statement sent and not yet shown as finished (driver only).
         self.pending: tuple[str, Future[str]] | None = None
 
     def send(self, sql: str) -> Future[str]:
@@ -276,6 +278,8 @@ def replay_sql(db: Database, name: str, isolation: str | None = None) -> Executi
         try:
             for who, template in race.steps:
                 conn = conns[who]
+                if conn.pending is not None:
+                    raise ValueError(f"schedule {name!r} steps {who} while its statement waits")
                 nxt = conn.read + 1 if isinstance(conn.read, int) else None
                 sql = template.format(read=conn.read, next=nxt, me=who)
                 if isolation is not None and sql.startswith("BEGIN"):
