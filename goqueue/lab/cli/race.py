@@ -90,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=1.0,
         metavar="S",
-        help="total run time, shared by the trials; starting the threads counts, and "
-        "trials with no time left are not run (default: %(default)s)",
+        help="total run time, shared by the trials; starting the threads counts: a trial "
+        "still starting its threads when the time is up is called off, with no operation "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--trials",
@@ -231,12 +232,9 @@ def outcome_table(outcomes: Outcomes) -> str:
     return "\n".join(lines)
 
 
-def _report(outcomes: Outcomes, trials: int, seconds: float, width: int) -> str:
+def _report(outcomes: Outcomes, width: int) -> str:
     parts = [outcomes.summary(), outcome_table(outcomes)]
     parts += [f"  {label}: {value}" for label, value in outcomes.details()]
-    ran = len(outcomes.trials)
-    if ran < trials:
-        parts.append(f"ran {ran} of {trials} trials: --seconds {seconds:g} ran out first")
     parts.append(verdict(outcomes))
     return fit("\n".join(parts), width)
 
@@ -268,8 +266,8 @@ def run(args: argparse.Namespace) -> int:
             print("interrupted before the first trial finished", flush=True)
         else:
             print(fit(f"interrupted: the {len(kept.trials)} finished trial(s)", width))
-            print(_report(kept, len(kept.trials), args.seconds, width), flush=True)
+            print(_report(kept, width), flush=True)
         return 130
     print()
-    print(_report(outcomes, args.trials, args.seconds, width))
+    print(_report(outcomes, width))
     return 0

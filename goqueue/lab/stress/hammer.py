@@ -54,6 +54,8 @@ _MAX_TYPES = 1024
 
 #: How often (seconds) the calling thread reports progress while a trial runs.
 PROGRESS_INTERVAL = 0.1
+#: Threads started between two looks at the clock (see ``hammer``'s *seconds*).
+START_BATCH = 64
 
 
 class RegistryLike(Protocol):
@@ -268,8 +270,9 @@ def hammer(
         threads: threads per trial, released together by a barrier.
         seconds: total run time, shared equally by the trials (ignored with *iterations*).
             Starting threads counts: a trial whose threads are still starting when the
-            time is up is called off (no operations, graded ``INCONCLUSIVE``), and no
-            further trial starts, so the run has fewer trials than asked.
+            time is up (checked every ``START_BATCH`` threads) is called off, with no
+            operation, and graded ``INCONCLUSIVE``; a later trial then starts no more
+            than one batch. With fewer threads than a batch every trial runs, as before.
         iterations: if given, each thread makes exactly this many steps per trial.
         trials: how many fresh registries to hammer.
         switch_interval: if given, ``sys.setswitchinterval`` for the run (restored after).
@@ -320,8 +323,6 @@ def hammer(
             sys.setswitchinterval(switch_interval)
         used_interval = sys.getswitchinterval()
         for trial in range(trials):
-            if iterations is None and trial and time.monotonic() >= start + seconds:
-                break  # the time is up: no further trial
             registry = factory()
             logs = [_ThreadLog() for _ in range(threads)]
             # Each trial gets an equal share of the time left, so the run as a whole takes
@@ -338,29 +339,29 @@ def hammer(
                 box[0] = time.monotonic() + duration
 
             barrier = threading.Barrier(threads, action=start_clock)
-            workers = [
-                threading.Thread(
-                    target=_worker,
-                    args=(
-                        registry,
-                        i,
-                        logs[i],
-                        barrier,
-                        deadlines,
-                        random.Random(f"{seed}/{trial}/{i}"),
-                        iterations,
-                        called_off,
-                    ),
-                    name=f"hammer-{trial}-{i}",
-                    daemon=True,
-                )
-                for i in range(threads)
-            ]
-            try:
-                for worker in workers:
-                    if iterations is None and time.monotonic() >= start + seconds:
+            workers: list[threading.Thread] = []  # made as they start: a called-off trial
+            try:  # of 5,000 threads builds only the ones it started
+                for i in range(threads):
+                    timed = iterations is None and i and i % START_BATCH == 0
+                    if timed and time.monotonic() >= start + seconds:
                         called_off.set()
                         break
+                    worker = threading.Thread(
+                        target=_worker,
+                        args=(
+                            registry,
+                            i,
+                            logs[i],
+                            barrier,
+                            deadlines,
+                            random.Random(f"{seed}/{trial}/{i}"),
+                            iterations,
+                            called_off,
+                        ),
+                        name=f"hammer-{trial}-{i}",
+                        daemon=True,
+                    )
+                    workers.append(worker)
                     worker.start()
                 if called_off.is_set():
                     barrier.abort()
@@ -385,7 +386,7 @@ def hammer(
     finally:
         sys.setswitchinterval(old_interval)
     if progress is not None:
-        progress(_progress(len(results) - 1, trials, results, [], start, done=True))
+        progress(_progress(trials - 1, trials, results, [], start, done=True))
     return graded()
 
 

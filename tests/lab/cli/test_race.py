@@ -76,8 +76,7 @@ def test_5000_threads_in_half_a_second_is_inconclusive_and_takes_about_half_a_se
     # --seconds honoured: the interpreter's start, 0.5 s, then joining the threads started
     # (19-54 s before: every trial started all 5,000 threads whatever the time left).
     assert took < 0.5 + 6.0, f"took {took:.1f} s"
-    if int(summary[2]) < 10:
-        assert f"ran {summary[2]} of 10 trials: --seconds 0.5 ran out first" in out
+    assert summary[2] == "10"  # every trial is reported, the called-off ones INCONCLUSIVE
 
 
 def test_ctrl_c_prints_the_finished_trials_and_exits_130() -> None:

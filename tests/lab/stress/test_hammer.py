@@ -12,7 +12,7 @@ from support import FAILURE_BOUND
 
 from goqueue import Registry
 from goqueue.lab.specimens.registries import RegistryStatistics, UnsafeRegistry
-from goqueue.lab.stress.hammer import HammerInterrupted, HammerProgress, hammer
+from goqueue.lab.stress.hammer import START_BATCH, HammerInterrupted, HammerProgress, hammer
 from goqueue.lab.stress.outcomes import Grade
 
 MILLION = 1_000_000
@@ -177,12 +177,24 @@ def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: 
 
 
 def test_a_trial_with_no_time_left_to_start_its_threads_is_called_off() -> None:
-    # The time is up before the first thread starts: that trial makes no operation, is
-    # graded INCONCLUSIVE (not ACCEPTABLE), and no further trial starts.
-    outcomes = hammer("unsafe", threads=50, seconds=1e-9, trials=5)
+    # The time is up when the first batch of threads has started: each trial is called
+    # off with no operation and graded INCONCLUSIVE (not ACCEPTABLE), and starts no more
+    # threads than one batch.
+    started: list[int] = []
+    original = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        if thread.name.startswith("hammer-"):
+            started.append(1)
+        original(thread)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threading.Thread, "start", counting_start)
+        outcomes = hammer("unsafe", threads=3 * START_BATCH, seconds=1e-9, trials=3)
     assert [(t.operations, t.state, t.grade) for t in outcomes.trials] == [
         (0, "no operations", Grade.INCONCLUSIVE)
-    ]
+    ] * 3
+    assert len(started) == 3 * START_BATCH
     assert outcomes.exceptions == {}  # the called-off barrier is not an anomaly
     assert not [t for t in threading.enumerate() if t.name.startswith("hammer-")]
 
