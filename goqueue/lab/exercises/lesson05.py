@@ -101,7 +101,7 @@ def _check_write_heavier(value: object) -> CheckResult:
         )
     return True, (
         f"{ratio:.2f}x, far below the 95%-reads ratio: each write takes the lock alone, and"
-        " a waiting writer stops new readers (writer preference), so readers get fewer"
+        " a waiting writer stops new readers (as in Go's RWMutex), so readers get fewer"
         " chances to sleep together; only the reads between writes overlap"
     )
 
