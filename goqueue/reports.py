@@ -6,7 +6,9 @@
 hand to any thread, which is why a snapshot is never a live view of the pool.
 
 >>> ShutdownReport(drained=False, cancelled=("job-1",))
-ShutdownReport(drained=False, cancelled=('job-1',), undelivered=(), finished=True, released=())
+ShutdownReport(drained=False, cancelled=('job-1',))
+>>> ShutdownReport(drained=False, undelivered=("job-2",))
+ShutdownReport(drained=False, cancelled=(), undelivered=('job-2',))
 """
 
 from __future__ import annotations
@@ -74,3 +76,15 @@ class ShutdownReport:
     undelivered: tuple[str, ...] = ()
     finished: bool = True
     released: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # drained and cancelled always; the rest only when they say something, so the
+        # common report reads as in the lessons: ShutdownReport(drained=True, cancelled=())
+        parts = [f"drained={self.drained!r}", f"cancelled={self.cancelled!r}"]
+        if self.undelivered:
+            parts.append(f"undelivered={self.undelivered!r}")
+        if not self.finished:
+            parts.append("finished=False")
+        if self.released:
+            parts.append(f"released={self.released!r}")
+        return f"ShutdownReport({', '.join(parts)})"
