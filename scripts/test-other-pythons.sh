@@ -4,7 +4,8 @@
 # one. Race behaviour differs between versions, and more without the GIL, so each gets its
 # own venv (.venv-3.X or .venv-3.Xt, with only pytest and the package) and its own run.
 # Looks in pyenv's versions first, then for python3.X(t) on PATH; says SKIPPED for each one
-# it cannot find.
+# it cannot find. The tests marked slow (the million-operation hammers, 100k-job memory
+# runs: about a minute) run once, in .venv, to keep `make test` well under 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,7 @@ for v in 3.10 3.11 3.12 3.13 3.13t 3.14t; do
         "$venv/bin/python" -m pip install --quiet -r requirements-core.txt
         touch "$venv/.installed"
     fi
-    "${gil[@]}" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests -m "not e2e" \
+    "${gil[@]}" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests -m "not e2e and not slow" \
         --ignore=tests/e2e --ignore=tests/test_notebooks.py || status=1
 done
 exit $status
