@@ -159,7 +159,6 @@ class WorkerPool:
         self._buffer = JobBuffer(self._lock, buffer_size)  # job ids waiting for a worker
         self._retries = RetrySchedule(self._lock)  # jobs waiting for their backoff
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
-        self._type_backoff: dict[str, BackoffPolicy] = {}
         self._active: dict[str, int] = {}  # id -> worker that took it, until recorded
         self._submitting: dict[str, int] = {}  # id -> thread saving it in submit()
         self._waiting_for_room: dict[str, int] = {}  # id -> submit() waiting to put it
@@ -477,14 +476,6 @@ class WorkerPool:
             return QueueStateError("queue is not started: call start() first")
         return QueueClosed("queue is stopped: submit_job() after stop()")
 
-    def set_backoff(self, job_type: str, backoff: BackoffPolicy | None) -> None:
-        """Use *backoff* for retries of *job_type* (None: back to the pool's default)."""
-        with self._lock:
-            if backoff is None:
-                self._type_backoff.pop(job_type, None)
-            else:
-                self._type_backoff[job_type] = backoff
-
     def stop(self, drain: bool = True, timeout: float | None = None) -> ShutdownReport:
         """Stop accepting jobs, finish or cancel the accepted ones, and stop the threads.
 
@@ -801,14 +792,12 @@ class WorkerPool:
                 if job_id is None:  # stopped, and the buffer is empty
                     return
                 self._active[job_id] = me
-                backoff = (
-                    self._job_backoff.get(job_id)
-                    or self._type_backoff.get(self._ledger.job_type(job_id))
-                    or self._default_backoff
-                )
+                override = self._job_backoff.get(job_id) if self._job_backoff else None
             finally:
                 lock.release()
-            outcome = self.processor.claim_and_run(job_id, self.registry, self._cancelled, backoff)
+            outcome = self.processor.claim_and_run(
+                job_id, self.registry, self._cancelled, self._default_backoff, override
+            )
 
     def _after_run(self, job_id: str, outcome: RunOutcome) -> None:
         """Record a run's outcome: final, scheduled for retry, or given up. Holds _lock."""

@@ -124,6 +124,7 @@ class JobProcessor:
         registry: Registry,
         cancelled: threading.Event,
         backoff: BackoffPolicy,
+        override: BackoffPolicy | None = None,
     ) -> RunOutcome:
         """What a worker does with a job id: claim the job, run it, hand it to the storage.
 
@@ -142,7 +143,10 @@ class JobProcessor:
             job_id: the job to run; nothing is run unless it is pending.
             registry: where the job's handler is looked up. A type with no handler (a job
                 recovered from a storage, say) fails the job at once, without retries.
-            cancelled, backoff: as for ``process_job``.
+            cancelled: as for ``process_job``.
+            backoff: the wait before a retry when neither the job (*override*) nor its
+                type (``Registry.register_handler(..., backoff=)``) names one.
+            override: the job's own backoff (``submit_job(..., backoff=)``), if any.
         """
         try:
             try:
@@ -160,11 +164,12 @@ class JobProcessor:
         delay = 0.0
         try:
             try:
-                handler = registry.get_handler(job.type)
+                handler, type_backoff = registry.lookup(job.type)
             except UnknownJobType as exc:
                 job.mark_failed(exc, retry=False)
             else:
-                delay = self._run(job, handler, cancelled, backoff)
+                chosen = override or type_backoff or backoff
+                delay = self._run(job, handler, cancelled, chosen)
         except BaseException:  # the handler raised a BaseException; the job is FAILED
             log.error("worker failed while running job %s", job_id, exc_info=True)
         status = job.status

@@ -106,8 +106,7 @@ class Queue:
 
         Handlers are called as ``handler(ctx, payload)`` and fail by raising.
         """
-        self.registry.register_handler(job_type, handler)
-        self.pool.set_backoff(job_type, backoff)
+        self.registry.register_handler(job_type, handler, backoff=backoff)
 
     def start(self) -> None:
         """Start the workers. Raises ``QueueStateError`` if already started."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .backoff import BackoffPolicy
 from .errors import UnknownJobType
 from .job import check_job_type
 from .rwlock import RWLock
@@ -20,7 +21,7 @@ from .rwlock import RWLock
 if TYPE_CHECKING:
     from .context import JobContext
 
-__all__ = ["Handler", "Registry"]
+__all__ = ["Handler", "HandlerEntry", "Registry"]
 
 #: A handler is called as ``handler(ctx, payload)`` and fails by raising.
 Handler = Callable[["JobContext", dict[str, Any]], object]
@@ -64,8 +65,15 @@ def _function_kind(handler: object) -> str | None:
     return None
 
 
+class HandlerEntry(NamedTuple):
+    """What the registry holds for a job type: its handler, and its retry backoff."""
+
+    handler: Handler
+    backoff: BackoffPolicy | None  # None: the queue's default
+
+
 class Registry:
-    """A thread-safe map from job type to handler.
+    """A thread-safe map from job type to handler (and the type's retry backoff).
 
     Args:
         lock: the readers-writer lock to guard the map with; a new ``RWLock`` by default.
@@ -91,13 +99,22 @@ class Registry:
     ) -> None:
         self._lock = lock if lock is not None else RWLock()
         # Guarded by self._lock: written under the write lock, read under a read lock.
+        # One entry per job type, kept in two maps written together: the handlers map is
+        # the one the lab instruments (its steps read "write handlers['sms'] = send_sms").
+        # Invariant: every key of _backoffs is a key of _handlers.
         self._handlers: MutableMapping[str, Handler] = handlers if handlers is not None else {}
+        self._backoffs: dict[str, BackoffPolicy] = {}
 
     def __repr__(self) -> str:
         return f"<Registry job_types={self.job_types()}>"
 
-    def register_handler(self, job_type: str, handler: Handler) -> None:
-        """Register *handler* for *job_type*, replacing any earlier one.
+    def register_handler(
+        self, job_type: str, handler: Handler, *, backoff: BackoffPolicy | None = None
+    ) -> None:
+        """Register *handler* for *job_type*, replacing any earlier one (and its backoff).
+
+        *backoff* is the wait before each retry of this type's jobs; None leaves it to
+        the queue's default.
 
         Handlers run in worker threads and are called like plain functions, so an
         ``async def`` function or a generator function is refused: calling one runs
@@ -118,6 +135,26 @@ class Registry:
             raise TypeError(f"handler for {job_type!r} is {kind}{_ADVICE[kind]}")
         with self._lock.write_lock():
             self._handlers[job_type] = handler
+            if backoff is None:
+                self._backoffs.pop(job_type, None)
+            else:
+                self._backoffs[job_type] = backoff
+
+    def lookup(self, job_type: str) -> HandlerEntry:
+        """Return the handler and the backoff of *job_type*, read together.
+
+        Raises:
+            UnknownJobType: nothing is registered for it.
+        """
+        self._lock.acquire_read()  # acquire/release: once per job, see get_handler
+        try:
+            handler = self._handlers.get(job_type)
+            backoff = self._backoffs.get(job_type)
+        finally:
+            self._lock.release_read()
+        if handler is None:
+            raise UnknownJobType(job_type)
+        return HandlerEntry(handler, backoff)
 
     def get_handler(self, job_type: str) -> Handler:
         """Return the handler for *job_type*.

@@ -12,6 +12,7 @@ import pytest
 from support import noop, run_all
 
 from goqueue import Handler, JobContext, Registry, RWLock, UnknownJobType
+from goqueue.backoff import Constant
 
 
 def test_register_and_get_handler() -> None:
@@ -259,3 +260,14 @@ def test_job_types_no_storage_can_hold_are_refused(bad: str, message: str) -> No
     with pytest.raises(ValueError, match=message):
         registry.register_handler(bad, noop)
     assert registry.job_types() == []
+
+
+def test_a_type_is_registered_with_its_backoff_and_looked_up_together() -> None:
+    registry = Registry()
+    policy = Constant(2.0)
+    registry.register_handler("email", noop, backoff=policy)
+    assert registry.lookup("email") == (noop, policy)
+    registry.register_handler("email", noop)  # registered again: back to the default
+    assert registry.lookup("email") == (noop, None)
+    with pytest.raises(UnknownJobType, match=r"^no handler registered for job type: 'sms'$"):
+        registry.lookup("sms")
