@@ -52,8 +52,10 @@ from .errors import (
     QueueStateError,
     StorageBusy,
     StorageError,
+    UnknownJobType,
 )
-from .job import Job, JobStatus
+from .job import Job, JobStatus, check_job_type, check_max_retry
+from .payload import copy_payload, validate_payload
 from .processor import JobProcessor, RunOutcome, retry_transient
 from .registry import Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
@@ -295,7 +297,15 @@ class WorkerPool:
             block: False raises ``QueueFull`` at once instead of waiting for room.
             timeout: with *block*, how long to wait for room (None or inf: for ever).
 
+        The job is checked first, as ``Queue.submit_job`` documents: its type has a
+        handler, it is new (PENDING, no attempts), *max_retry* and the payload can be
+        stored. The pool then keeps its own copy of the payload (``job.payload`` is
+        replaced by it), so nothing the caller changes later reaches the job.
+
         Raises:
+            UnknownJobType: no handler is registered for the job's type.
+            TypeError, PayloadNotStorable, ValueError: a bad payload or *max_retry*, or
+                a job that is not new.
             ValueError: this pool has the job already and it is not final (saving it
                 again would reset it, and it would run twice).
             QueueFull: no room in the buffer (at once, or within *timeout*).
@@ -303,6 +313,23 @@ class WorkerPool:
             QueueStateError: the pool was never started.
             StorageError: the storage could not save the job; it was not accepted.
         """
+        # What Queue.submit_job checks, checked here for every caller.
+        try:
+            self.registry.get_handler(job.type)  # a registered type was checked then
+        except UnknownJobType:
+            check_job_type(job.type)  # a TypeError for a type no handler could have
+            raise
+        if job.status is not _PENDING or job.attempts:
+            raise ValueError(
+                f"job {job.id} is {job.status} after {job.attempts} attempt(s):"
+                " only a new pending job can be submitted"
+            )
+        check_max_retry(job.max_retry)
+        payload = job.payload
+        if type(payload) is dict and not payload:
+            job.payload = {}  # the common no-argument job: nothing to check or copy
+        else:  # the pool's own copy: the caller keeps theirs
+            job.payload = copy_payload(validate_payload(payload))
         if timeout is not None:
             timeout = check_timeout(timeout)
         job_id = job.id

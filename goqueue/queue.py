@@ -21,10 +21,9 @@ from types import TracebackType
 from typing import Any
 
 from .backoff import BackoffPolicy
-from .errors import JobNotFound, UnknownJobType
-from .job import Job, check_job_type, check_max_retry
-from .payload import copy_payload, validate_payload
-from .pool import WorkerPool, check_timeout
+from .errors import JobNotFound
+from .job import Job
+from .pool import WorkerPool
 from .registry import Handler, Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
 from .storage import JobStorage, MemoryStorage
@@ -152,19 +151,9 @@ class Queue:
             QueueStateError: the queue was not started.
             StorageError: the storage could not save the job (it was not accepted).
         """
-        try:
-            self.registry.get_handler(job_type)  # a registered type was checked then
-        except UnknownJobType:
-            check_job_type(job_type)  # a TypeError for a type no handler could have
-            raise
-        if payload is None:
-            stored: dict[str, Any] = {}  # nothing to check or copy
-        else:
-            stored = copy_payload(validate_payload(payload))
-        check_max_retry(max_retry)
-        if timeout is not None:
-            timeout = check_timeout(timeout)
-        job = Job._submitted(job_type, stored, max_retry)
+        # The pool checks the type, payload and max_retry (for every caller, this one
+        # included), and takes its own copy of the payload before anything is stored.
+        job = Job._submitted(job_type, {} if payload is None else payload, max_retry)
         self.pool.submit(job, backoff=backoff, block=block, timeout=timeout)
         return job  # the storage holds its own copy: this one is the caller's
 

@@ -22,11 +22,13 @@ from goqueue import (
     JobContext,
     JobStatus,
     MemoryStorage,
+    PayloadNotStorable,
     PoolState,
     QueueClosed,
     QueueStatistics,
     Registry,
     ShutdownReport,
+    UnknownJobType,
     WorkerPool,
 )
 from goqueue.backoff import Constant
@@ -85,7 +87,7 @@ def test_states_move_forward_only() -> None:
 
 
 def test_stop_before_start_is_allowed_and_final() -> None:
-    pool = make_pool()
+    pool = make_pool(email=noop)
     assert pool.stop() == ShutdownReport(drained=True)
     with pytest.raises(QueueClosed, match=r"^queue is stopped: submit_job\(\) after stop\(\)$"):
         pool.submit(Job(type="email"))
@@ -359,3 +361,25 @@ def test_jobs_that_can_only_finish_together_all_run_at_once(quick_jobs_first: in
     finally:
         pool.stop()
     assert [status(pool, job) for job in jobs] == [S.COMPLETED] * workers
+
+
+def test_submit_checks_what_submit_job_checks_and_keeps_its_own_payload() -> None:
+    pool = make_pool(email=noop)
+    pool.start()
+    try:
+        with pytest.raises(UnknownJobType, match=r"^no handler registered for job type: 'sms'$"):
+            pool.submit(Job(type="sms"))
+        with pytest.raises(PayloadNotStorable, match=r"^payload\['n'\] is a set"):
+            pool.submit(Job(type="email", payload={"n": {1}}))
+        done = Job(type="email")
+        done.mark_running()
+        with pytest.raises(ValueError, match=r"only a new pending job can be submitted$"):
+            pool.submit(done)
+        payload = {"to": ["ada"]}
+        job = Job(type="email", payload=payload)
+        pool.submit(job)
+        payload["to"].append("changed by the caller afterwards")
+        assert pool.wait(job.id, timeout=FAILURE_BOUND).payload == {"to": ["ada"]}
+        assert pool.statistics().submitted == 1  # nothing refused was accepted
+    finally:
+        pool.stop()
