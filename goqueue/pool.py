@@ -453,13 +453,9 @@ class WorkerPool:
                     del self._waiting_for_room[job_id]
         except BaseException:  # Ctrl-C while waiting, or the queue stopped under us
             with self._lock:
-                self._submitting.pop(job_id, None)
-                self._withdrawn.discard(job_id)
-                if job_id in self._cancelling:  # a stop() is cancelling it: it records it
-                    raise
-                self._ledger.withdraw(job_id)
-                self._job_backoff.pop(job_id, None)
-            self._cancel_quietly(job_id)
+                cancelling = job_id in self._cancelling  # then the stop() records it
+            if not cancelling:
+                self._abandon_submit(job_id, reserved=False)  # no slot was reserved
             raise
 
     def _rescue_submit(self, job_id: str, reserved: bool) -> None:
@@ -790,14 +786,14 @@ class WorkerPool:
             try:
                 if job_id is not None:
                     del self._active[job_id]
-                    if (
-                        outcome.status is _PENDING
-                        and self._cancelled.is_set()
-                        and self.storage.shared
-                        and job_id in self._taken_on
-                    ):
+                    # A retry while a stop cancels (an outcome the storage has: one it
+                    # refused is undelivered, see _after_run).
+                    retry_to_cancel = (
+                        outcome.status is _PENDING and outcome.stored and self._cancelled.is_set()
+                    )
+                    if retry_to_cancel and self.storage.shared and job_id in self._taken_on:
                         self._release(job_id)  # a shared job's retry: left for another host
-                    elif outcome.status is _PENDING and self._cancelled.is_set():
+                    elif retry_to_cancel:
                         # A retry while a stop cancels: cancel it instead, off the lock.
                         self._cancelling.add(job_id)
                         lock.release()

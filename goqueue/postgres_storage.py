@@ -63,12 +63,12 @@ import re
 import secrets
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ._leases import start_heartbeat
 from .errors import JobCorrupted, JobNotFound, QueueStateError, StorageBusy, StorageError
 from .job import Job, JobStatus
 from .sqlite_storage import INTERRUPTED
@@ -592,13 +592,7 @@ class PostgresStorage(JobStorage):
         """Start the thread that renews this owner's leases, unless it runs already."""
         with self._lock:
             if self._heartbeat is None and not self._closing.is_set():
-                self._heartbeat = threading.Thread(
-                    target=_keep_leases,
-                    args=(weakref.ref(self), self._closing, self.lease / 3),
-                    name=f"goqueue-lease-{self.owner}",
-                    daemon=True,  # renewing leases must not keep a finished program alive
-                )
-                self._heartbeat.start()
+                self._heartbeat = start_heartbeat(self, self._closing, self.lease / 3)
 
     def _renew_leases(self) -> int:
         """Move the lease of every job running under this owner ``lease`` seconds ahead."""
@@ -705,23 +699,6 @@ class _Statements:
 def _configure(conn: psycopg.Connection[Any]) -> None:
     """Set up a new pooled connection: datetimes in UTC."""
     conn.execute("SET TIME ZONE 'UTC'")
-
-
-def _keep_leases(
-    storage_ref: weakref.ReferenceType[PostgresStorage], closing: threading.Event, every: float
-) -> None:
-    """The heartbeat: renew the storage's leases every *every* seconds until it closes."""
-    while not closing.wait(every):
-        storage = storage_ref()
-        if storage is None:
-            return
-        try:
-            storage._renew_leases()
-        except QueueStateError:  # closed
-            return
-        except Exception:  # the next beat tries again; the lease has room for two misses
-            log.warning("could not renew the leases of %s", storage.owner, exc_info=True)
-        del storage
 
 
 def _check_seconds(name: str, value: object) -> float:

@@ -88,12 +88,12 @@ import secrets
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from ._leases import start_heartbeat
 from .errors import JobCorrupted, JobNotFound, QueueStateError, StorageBusy, StorageError
 from .job import Job, JobStatus, check_max_retry
 from .storage import JobStorage, PendingJob
@@ -566,13 +566,7 @@ class SQLiteStorage(JobStorage):
         if not self._lock.locked():  # pragma: no cover - a bug in this module
             raise RuntimeError("_start_heartbeat needs self._lock held")
         if self._heartbeat is None and not self._closing.is_set():
-            self._heartbeat = threading.Thread(
-                target=_keep_leases,
-                args=(weakref.ref(self), self._closing, self.lease / 3),
-                name=f"goqueue-lease-{self.owner}",
-                daemon=True,  # renewing leases must not keep a finished program alive
-            )
-            self._heartbeat.start()
+            self._heartbeat = start_heartbeat(self, self._closing, self.lease / 3)
 
     def _renew_leases(self) -> int:
         """Move the lease of every job running under this owner ``lease`` seconds ahead.
@@ -610,27 +604,6 @@ class SQLiteStorage(JobStorage):
             log.warning("could not mark unreadable jobs failed: %s", err)
         job_id, reason = bad[0]
         return self._corrupted(job_id, reason, len(bad) - 1)
-
-
-def _keep_leases(
-    storage_ref: weakref.ReferenceType[SQLiteStorage], closing: threading.Event, every: float
-) -> None:
-    """The heartbeat: renew the storage's leases every *every* seconds until it closes.
-
-    It holds only a weak reference between beats, so a storage nobody closes can still
-    be collected (its leases then run out).
-    """
-    while not closing.wait(every):
-        storage = storage_ref()
-        if storage is None:
-            return
-        try:
-            storage._renew_leases()
-        except QueueStateError:  # closed
-            return
-        except Exception:  # the next beat tries again; the lease has room for two misses
-            log.warning("could not renew the leases of %s", storage.owner, exc_info=True)
-        del storage
 
 
 def _mark_unreadable(db: sqlite3.Connection, job_id: str, reason: str) -> None:

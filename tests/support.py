@@ -12,16 +12,20 @@ FAILURE_BOUND = 10.0  # seconds; only ever reached when the code under test is b
 SLOW_BOUND = 60.0
 
 
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Spin (yielding the GIL) until *predicate* holds; fail after FAILURE_BOUND seconds.
+def wait_until(
+    predicate: Callable[[], bool], bound: float = FAILURE_BOUND, poll: float = 0.0
+) -> None:
+    """Spin (yielding the GIL) until *predicate* holds; fail after *bound* seconds.
 
     This waits for a state, it does not order threads: the predicate decides, and the
-    bound only turns a hang into a failure.
+    bound only turns a hang into a failure. *poll* spaces the looks out, for a state
+    another process changes (reading a file or a database at every GIL hand-off would
+    only load the machine).
     """
-    deadline = time.monotonic() + FAILURE_BOUND
+    deadline = time.monotonic() + bound
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0)
+        time.sleep(poll)
 
 
 def started_under(

@@ -554,3 +554,29 @@ def test_a_dropped_queue_stops_its_threads() -> None:
 
 def test_storage_busy_is_a_transient_storage_error() -> None:
     assert StorageBusy("x").transient and not StorageError("x").transient
+
+
+def test_a_retry_the_storage_refused_during_a_cancelling_stop_is_undelivered() -> None:
+    queue, storage = faulty_queue(workers=1)
+
+    def fail_once(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise ValueError("down")  # attempts are left: the outcome is a retry
+
+    queue.register_handler("flaky", fail_once, backoff=Constant(0))
+    queue.start()
+    storage.fail("hand_over_job", times=None, exc=lambda: StorageError("faulty storage: gone"))
+    handing_over = storage.entered("hand_over_job")
+    release = storage.block("hand_over_job")
+    job = queue.submit_job("flaky", max_retry=2)
+    stopper = threading.Thread(target=queue.stop, kwargs={"drain": False})
+    try:
+        assert handing_over.wait(FAILURE_BOUND)
+        cancelling = storage.entered("cancel_job")
+        stopper.start()
+        assert cancelling.wait(FAILURE_BOUND)  # the stop cancels from now on
+    finally:
+        release.set()
+        join_all([stopper], SLOW_BOUND)
+    report = queue.stop()
+    assert report.undelivered == (job.id,)  # never silently dropped as "not ours"
+    assert queue.statistics().undelivered == 1

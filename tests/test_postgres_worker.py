@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pg
 import pytest
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, wait_until
 
 from goqueue import Job, JobStatus
 
@@ -127,10 +127,7 @@ def read_runs(path: Path) -> dict[str, list[tuple[str, int, float]]]:
 
 
 def wait_for(predicate: Callable[[], bool], bound: float = FAILURE_BOUND) -> None:
-    deadline = time.monotonic() + bound
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)  # polling another process's progress
+    wait_until(predicate, bound, poll=0.02)  # polling another process's progress
 
 
 def save_jobs(storage: PostgresStorage, count: int, seconds: float) -> list[Job]:
