@@ -34,6 +34,7 @@ does: its accepted jobs run (retries that are not yet due are cancelled), with a
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import weakref
@@ -56,7 +57,7 @@ from .errors import (
 )
 from .job import Job, JobStatus, check_job_type, check_max_retry
 from .payload import copy_payload, validate_payload
-from .processor import JobProcessor, RunOutcome, retry_transient
+from .processor import HANDED_ON, JobProcessor, RunOutcome, retry_transient
 from .registry import Registry
 from .reports import PoolState, QueueStatistics, ShutdownReport
 from .storage import JobStorage, PendingJob
@@ -70,6 +71,13 @@ _RUNNING = PoolState.RUNNING
 _PENDING = JobStatus.PENDING
 _CANCELLED = JobStatus.CANCELLED
 _NOT_RUN = RunOutcome(None)
+
+#: On a storage that ``batches``: how long (seconds) the completer waits for more runs to
+#: end after the first, so that it saves their outcomes in one round trip; and the most it
+#: saves at once. Workers do not wait for it, so the wait costs no throughput, only that
+#: much more time before a job reads as final.
+OUTCOME_LINGER = 0.002
+OUTCOME_BATCH = 256
 
 #: How long the feeder of a pool on a shared storage waits for news of new jobs before it
 #: looks anyway (seconds); also the most a stop() waits for the feeder to notice.
@@ -162,6 +170,12 @@ class WorkerPool:
         self._retries = RetrySchedule(self._lock)  # jobs waiting for their backoff
         self._job_backoff: dict[str, BackoffPolicy] = {}  # per-job override, until final
         self._active: dict[str, int] = {}  # id -> worker that took it, until recorded
+        self._saving = 0  # ids in _active that ran, and that the completer saves (value 0)
+        # On a storage that batches: runs whose outcomes the completer saves and records
+        # (no lock: a queue of its own; None tells the completer to end).
+        self._outcomes: queue.SimpleQueue[tuple[str, Job, RunOutcome] | None] | None = (
+            queue.SimpleQueue() if storage.shared and storage.batches else None
+        )
         self._submitting: dict[str, int] = {}  # id -> thread saving it in submit()
         self._waiting_for_room: dict[str, int] = {}  # id -> submit() waiting to put it
         self._withdrawn: set[str] = set()  # submits a re-entrant stop() took back
@@ -201,7 +215,9 @@ class WorkerPool:
         Jobs already pending in the storage (left by an earlier process, or scheduled
         for a retry) are taken on as if submitted, each when it is due. They are read
         (ids and due times only, ``JobStorage.list_pending``) before any thread starts,
-        so a storage that cannot be read fails ``start()`` with the pool still NEW.
+        so a storage that cannot be read fails ``start()`` with the pool still NEW. (On a
+        storage that ``batches``, the feeder takes them on instead, from its first
+        look, a share at a time: other hosts want their share of the backlog too.)
 
         Raises:
             QueueStateError: the pool was started before.
@@ -219,14 +235,17 @@ class WorkerPool:
             self._starter = get_ident()
         _live_pools.add(self)
         try:
-            for n in range(1, self.worker_count + 1):
-                if not self._spawn(self._worker, f"goqueue-worker-{n}"):
-                    break
-            else:
-                if self._spawn(self._scheduler, "goqueue-scheduler", scheduler=True) and (
-                    self.storage.shared
-                ):
-                    self._spawn(self._feeder, "goqueue-feeder")
+            # The completer first: no worker may hand it a run before it exists.
+            if self._outcomes is None or self._spawn(self._completer, "goqueue-completer"):
+                for n in range(1, self.worker_count + 1):
+                    if not self._spawn(self._worker, f"goqueue-worker-{n}"):
+                        break
+                else:
+                    if (
+                        self._spawn(self._scheduler, "goqueue-scheduler", scheduler=True)
+                        and self.storage.shared
+                    ):
+                        self._spawn(self._feeder, "goqueue-feeder")
         except BaseException:
             self._start_done.set()
             log.error("worker pool failed to start its threads; stopping it", exc_info=True)
@@ -236,7 +255,8 @@ class WorkerPool:
             with self._lock:
                 self._starter = None
             self._start_done.set()
-        self._take_on(backlog)
+        if not self.storage.batches:
+            self._take_on(backlog)
 
     def _spawn(self, target: Callable[[], None], name: str, *, scheduler: bool = False) -> bool:
         """Start one thread; False if the pool stopped meanwhile (then spawn no more)."""
@@ -272,6 +292,31 @@ class WorkerPool:
                 if limit is not None:
                     limit -= 1
         return False
+
+    def _take_on_reserved(self, reserved: list[PendingJob]) -> None:
+        """Accept the jobs the storage reserved for this pool (``JobStorage.reserve_due``);
+        give back to the storage the ones it cannot take (the pool stopped meanwhile)."""
+        give_back: list[str] = []
+        with self._lock:
+            for entry in reserved:
+                if entry.id in self._ledger:
+                    continue  # this pool's own job: its worker's claim finds it reserved
+                if self._state is _RUNNING and self._ledger.accept(entry.id, entry.type):
+                    self._taken_on.add(entry.id)
+                    if not self._buffer.offer(entry.id):  # due now: to a worker, or
+                        self._retries.add(entry.id, 0.0)  # to the scheduler, to wait for room
+                else:
+                    give_back.append(entry.id)
+        self._give_back(give_back)
+
+    def _give_back(self, job_ids: list[str]) -> None:
+        """Release reserved jobs that will not run here (no lock held); a failure only
+        delays them: their leases run out and another host takes them."""
+        if job_ids:
+            try:
+                self.storage.release_reserved(job_ids)
+            except Exception:
+                log.error("could not give back %d reserved job(s)", len(job_ids), exc_info=True)
 
     def submit(
         self,
@@ -595,6 +640,8 @@ class WorkerPool:
             # Workers still take what is buffered (ids of cancelled jobs, which they
             # refuse) before they return.
             self._buffer.close()
+        if self._outcomes is not None:
+            self._outcomes.put(None)  # every run is recorded (idle): the completer ends
         for thread in threads:
             if thread is not scheduler and thread.ident != me:
                 thread.join()
@@ -626,6 +673,7 @@ class WorkerPool:
                 for job_id in (scheduled if scheduled_only else self._ledger.ids())
                 if job_id not in self._submitting and job_id not in self._cancelling
             ]
+            released: list[str] = []
             if self.storage.shared and self._taken_on:
                 # Jobs this pool found in a shared storage belong to every process on it:
                 # left pending (their due times kept) for another to run, not cancelled.
@@ -633,10 +681,12 @@ class WorkerPool:
                 for job_id in ids:
                     if job_id in self._taken_on and job_id not in self._active:
                         self._release(job_id)
+                        released.append(job_id)
                 ids = kept
             if ids:
                 self._drain_failed = True
             self._cancelling.update(ids)
+        self._give_back(released)  # the reserved ones among them
         try:
             for job_id in ids:
                 self._cancel_and_record(job_id)
@@ -778,37 +828,22 @@ class WorkerPool:
         lock = self._lock
         job_id: str | None = None  # the job this worker has just run
         outcome = _NOT_RUN
+        outcomes = self._outcomes
+        deliver = None if outcomes is None else lambda job, run: outcomes.put((job.id, job, run))
         while True:
             # One acquire per job, as in Go's ``for job := range pool.jobs`` loop: record
             # the job just run, then take the next id (acquire/try/finally rather than
             # ``with``: the same, for less interpreter work on every job).
             lock.acquire()
             try:
-                if job_id is not None:
-                    del self._active[job_id]
-                    # A retry while a stop cancels (an outcome the storage has: one it
-                    # refused is undelivered, see _after_run).
-                    retry_to_cancel = (
-                        outcome.status is _PENDING and outcome.stored and self._cancelled.is_set()
-                    )
-                    if retry_to_cancel and self.storage.shared and job_id in self._taken_on:
-                        self._release(job_id)  # a shared job's retry: left for another host
-                    elif retry_to_cancel:
-                        # A retry while a stop cancels: cancel it instead, off the lock.
-                        self._cancelling.add(job_id)
-                        lock.release()
-                        try:
-                            self._cancel_and_record(job_id)
-                        finally:
-                            lock.acquire()
-                    elif (  # the common case: final, and stored (never PROCESSING here)
-                        outcome.stored
-                        and outcome.status is not _PENDING
-                        and outcome.status is not None
-                    ):
-                        self._finish(job_id, outcome.status)
-                    else:
-                        self._after_run(job_id, outcome)
+                if job_id is None:
+                    pass
+                elif outcome is HANDED_ON:  # the completer records it; this worker is free
+                    if self._active.get(job_id) == me:  # (unless recorded already)
+                        self._active[job_id] = 0
+                        self._saving += 1
+                else:
+                    self._record(job_id, outcome)
                 job_id = self._buffer.take(wake)
                 while job_id is not None and not unfinished(job_id):
                     job_id = self._buffer.take(wake)  # cancelled or released meanwhile: skip
@@ -819,8 +854,67 @@ class WorkerPool:
             finally:
                 lock.release()
             outcome = self.processor.claim_and_run(
-                job_id, self.registry, self._cancelled, self._default_backoff, override
+                job_id, self.registry, self._cancelled, self._default_backoff, override, deliver
             )
+
+    def _record(self, job_id: str, outcome: RunOutcome) -> None:
+        """Record what became of a job a worker took, which is no longer running. Holds
+        _lock (and may let go of it for a while: a retry while a stop cancels)."""
+        lock = self._lock
+        if not self._active.pop(job_id):  # 0: ran, and handed to the completer
+            self._saving -= 1
+        # A retry while a stop cancels (an outcome the storage has: one it
+        # refused is undelivered, see _after_run).
+        retry_to_cancel = outcome.status is _PENDING and outcome.stored and self._cancelled.is_set()
+        if retry_to_cancel and self.storage.shared and job_id in self._taken_on:
+            self._release(job_id)  # a shared job's retry: left for another host
+        elif retry_to_cancel:
+            # A retry while a stop cancels: cancel it instead, off the lock.
+            self._cancelling.add(job_id)
+            lock.release()
+            try:
+                self._cancel_and_record(job_id)
+            finally:
+                lock.acquire()
+        elif (  # the common case: final, and stored (never PROCESSING here)
+            outcome.stored and outcome.status is not _PENDING and outcome.status is not None
+        ):
+            self._finish(job_id, outcome.status)
+        else:
+            self._after_run(job_id, outcome)
+
+    def _completer(self) -> None:
+        """On a storage that batches: save the outcomes of the workers' runs, many at a
+        time (``JobProcessor.hand_over_all``), then record them, as a worker records its
+        own run elsewhere. Ends when stop() puts None, after every run is recorded."""
+        outcomes = self._outcomes
+        assert outcomes is not None
+        while True:
+            first = outcomes.get()
+            if first is None:
+                return
+            runs = [first]
+            deadline = time.monotonic() + OUTCOME_LINGER
+            end = False
+            while len(runs) < OUTCOME_BATCH:
+                try:
+                    run = outcomes.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if run is None:
+                    end = True
+                    break
+                runs.append(run)
+            try:
+                saved = self.processor.hand_over_all([(job, outcome) for _, job, outcome in runs])
+            except BaseException:  # never: hand_over_all does not raise; but never hang stop()
+                log.error("the completer failed; the outcomes are undelivered", exc_info=True)
+                saved = [outcome._replace(stored=False) for _, _, outcome in runs]
+            with self._lock:
+                for (job_id, _, _), outcome in zip(runs, saved, strict=True):
+                    self._record(job_id, outcome)
+            if end:
+                return
 
     def _after_run(self, job_id: str, outcome: RunOutcome) -> None:
         """Record a run's outcome: final, scheduled for retry, or given up. Holds _lock."""
@@ -856,23 +950,58 @@ class WorkerPool:
         buffer and one per worker), so that several hosts share a backlog instead of
         each taking all of it. Claims decide who runs what: a job another host claimed
         first is not run here (``claim_job`` returns None).
+
+        A storage that ``batches`` is asked for that many due jobs in one step
+        (``reserve_due``) instead: one round trip for a batch, already claimed for this
+        pool, so hosts never race for the same job; while more are waiting, the feeder
+        takes the next batch once half its room is free again.
         """
-        left_behind = False  # the last look found more than there was room for
+        # The last look found more than there was room for. A storage that batches is
+        # looked at once: the backlog at start is the feeder's to take on.
+        left_behind = self.storage.batches
         while self._state is _RUNNING:
             try:
                 if left_behind:  # wait for room rather than for news
-                    with self._lock:
-                        self._ledger.wait_for_a_finish(FEED_INTERVAL)
+                    self._wait_for_room()
                 else:
                     self.storage.wait_for_jobs(FEED_INTERVAL)
                 if self._state is not _RUNNING:
                     return
                 with self._lock:
-                    room = self.buffer_size + self.worker_count - len(self._ledger)
-                left_behind = room <= 0 or self._take_on(self.storage.list_pending(), room)
+                    room = self._room()
+                if room <= 0:
+                    left_behind = True
+                elif self.storage.batches:
+                    reserved = self.storage.reserve_due(room)
+                    self._take_on_reserved(reserved)
+                    left_behind = len(reserved) >= room
+                else:
+                    left_behind = self._take_on(self.storage.list_pending(), room)
             except Exception:
                 log.error("the feeder could not read the storage; it tries again", exc_info=True)
                 time.sleep(FEED_INTERVAL)
+
+    def _room(self) -> int:
+        """How many more jobs the feeder may take on: the buffer and one per worker, less
+        the unfinished jobs that are not just being saved by the completer. Holds _lock."""
+        return self.buffer_size + self.worker_count - len(self._ledger) + self._saving
+
+    def _wait_for_room(self) -> None:
+        """The feeder's wait while jobs are left behind: until a quarter of the room it
+        may fill (buffer and workers) is free, so that it takes on jobs in batches rather
+        than one per finished job, yet early enough that the workers do not run dry
+        while it fetches the next batch; or until FEED_INTERVAL passes (then it looks
+        anyway). (Measured with bench/postgres_throughput.py, 10 ms jobs: a half left
+        the workers waiting, 82-86 % of ideal against 87-90 %.)"""
+        quarter = max(1, (self.buffer_size + self.worker_count) // 4)
+        deadline = time.monotonic() + FEED_INTERVAL
+        with self._lock:
+            while self._state is _RUNNING:
+                room = self._room()
+                remaining = deadline - time.monotonic()
+                if room >= quarter or remaining <= 0:
+                    return
+                self._ledger.wait_for_a_finish(remaining)
 
     def _finish(self, job_id: str, status: JobStatus | None) -> bool:
         """Count *job_id* as final (once), under *status*. Caller holds _lock."""

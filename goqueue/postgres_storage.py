@@ -63,7 +63,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -183,6 +183,7 @@ class PostgresStorage(JobStorage):
     """
 
     shared = True
+    batches = True
 
     def __init__(
         self,
@@ -247,6 +248,11 @@ class PostgresStorage(JobStorage):
         self._pending_lock = threading.Lock()
         self._pending: dict[str, PendingJob] = {}
         self._pending_read_at = -math.inf
+        # Jobs reserve_due claimed and no claim_job has taken yet, guarded by
+        # self._pending_lock. self._reserving is held while a reservation is under way,
+        # so a claim that lost a job to it can wait and find the job here.
+        self._reserved: dict[str, Job] = {}
+        self._reserving = threading.Lock()
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=_whole(timeout)) as conn:
                 self._migrate(conn)
@@ -387,6 +393,24 @@ class PostgresStorage(JobStorage):
         elif job.status is JobStatus.PENDING:
             self._pending_changed()
 
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        """Save the outcomes of many runs in one statement (one transaction: all or none).
+
+        Raises:
+            JobNotFound: a job is not stored (the others are saved).
+        """
+        if not jobs:
+            return
+        # One JSON array of rows, one parameter: json.dumps is much cheaper than
+        # adapting ten SQL arrays, one per column.
+        document = json.dumps([_outcome_row(job) for job in jobs], allow_nan=False)
+        ids = [job.id for job in jobs]
+        stored = {row[0] for row in self._all(self._sql.hand_over, (document, ids))}
+        if len(stored) < len(jobs):
+            raise JobNotFound(next(job_id for job_id in ids if job_id not in stored))
+        if any(job.status is JobStatus.PENDING for job in jobs):
+            self._pending_changed()
+
     def claim_job(self, job_id: str) -> Job | None:
         """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.
 
@@ -402,18 +426,70 @@ class PostgresStorage(JobStorage):
         """
         with self._pending_lock:  # tried here: not offered again by list_pending
             self._pending.pop(job_id, None)
+            job = self._reserved.pop(job_id, None)
+        if job is not None:  # reserved by this storage's reserve_due: claimed already
+            return job
         row = self._one(self._sql.claim, (_now(), self.owner, self.lease, job_id))
         if row is None:
-            return None
+            # Lost, perhaps, to a reservation of this storage under way: wait for it to
+            # end, then look again, or the job would sit reserved and never run.
+            with self._reserving, self._pending_lock:
+                return self._reserved.pop(job_id, None)
         if self._heartbeat is None:
             self._start_heartbeat()
         return self._read(row)
 
     def cancel_job(self, job_id: str) -> Job | None:
+        """Atomically cancel a pending job, or one reserved here and not started.
+
+        Returns:
+            A copy of the cancelled job, or None if it was not pending (nor reserved).
+        """
         with self._pending_lock:
             self._pending.pop(job_id, None)
-        row = self._one(self._sql.cancel, (_now(), job_id))
+            reserved = self._reserved.pop(job_id, None) is not None
+        if reserved:
+            row = self._one(self._sql.cancel_reserved, (_now(), job_id, self.owner))
+        else:
+            row = self._one(self._sql.cancel, (_now(), job_id))
         return None if row is None else self._read(row)
+
+    def reserve_due(self, limit: int) -> list[PendingJob]:
+        """Claim up to *limit* due pending jobs at once, oldest first (one statement).
+
+        ``FOR UPDATE SKIP LOCKED`` makes hosts that reserve at the same moment take
+        different jobs: none waits for another, and none loses a claim it reached for.
+        The jobs are kept here, payload and all, for ``claim_job``; they are leased
+        and their leases renewed like those of running jobs, so a host that dies with
+        jobs reserved gives them back when the lease runs out (their attempt counted,
+        as for a job that was running). An unreadable row among them is failed and left
+        out.
+        """
+        if limit <= 0:
+            return []
+        with self._reserving:
+            rows = self._all(self._sql.reserve, (limit, _now(), self.owner, self.lease))
+            if rows and self._heartbeat is None:
+                self._start_heartbeat()
+            rows.sort(key=lambda row: row[0])  # by seq: oldest first
+            jobs: list[Job] = []
+            for row in rows:
+                try:
+                    jobs.append(_from_row(row[1:]))
+                except ValueError as err:
+                    self._fail_reserved(row[1], str(err))
+            with self._pending_lock:
+                for job in jobs:
+                    self._pending.pop(job.id, None)
+                    self._reserved[job.id] = job
+        return [PendingJob(job.id, job.type, None) for job in jobs]
+
+    def release_reserved(self, job_ids: Iterable[str]) -> None:
+        """Put jobs reserved here and not claimed since back to pending (one statement)."""
+        with self._pending_lock:
+            ids = [job_id for job_id in job_ids if self._reserved.pop(job_id, None) is not None]
+        if ids:
+            self._all(self._sql.release, (ids, self.owner))
 
     def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         """Copies of all stored jobs (with *status* only, if given), oldest first.
@@ -546,6 +622,9 @@ class PostgresStorage(JobStorage):
         if heartbeat is not None:
             heartbeat.join()
             try:
+                with self._pending_lock:
+                    unclaimed = list(self._reserved)
+                self.release_reserved(unclaimed)  # never started: back as they were
                 self._count(self._sql.end_leases, (self.owner,))
             except StorageError as err:  # the leases run out by themselves
                 log.warning("could not end the leases of %s: %s", self.owner, err)
@@ -604,6 +683,19 @@ class PostgresStorage(JobStorage):
         except ValueError as err:
             raise self._quarantine([(row[0], str(err))]) from None
 
+    def _fail_reserved(self, job_id: str, reason: str) -> None:
+        log.error(
+            "postgres storage %s: reserved job %s cannot be read and is failed: %s",
+            self.server,
+            job_id,
+            reason,
+        )
+        try:
+            failure = f"unreadable: {reason}"
+            self._count(self._sql.fail_reserved, (failure, _now(), job_id, self.owner))
+        except StorageError as err:  # its lease runs out, and it is tried again
+            log.warning("could not mark unreadable job %s failed: %s", job_id, err)
+
     def _quarantine(self, bad: list[tuple[str, str]]) -> JobCorrupted:
         """Mark the pending rows among *bad* ``(id, reason)`` failed; return the error."""
         try:
@@ -646,6 +738,25 @@ class _Statements:
             f" SELECT status, CASE WHEN status = '{_PENDING}' THEN pg_notify('{channel}', '')"
             " END FROM changed"
         )
+        # Outcomes of many runs (hand_over_jobs): one array a column, no owner or lease
+        # left; the ids stored, and one notice if a retry is among them.
+        self.hand_over = (
+            "WITH v AS (SELECT e->>0 AS id, e->>1 AS type, e->2 AS payload,"
+            " (e->>3)::integer AS max_retry, e->>4 AS status, (e->>5)::integer AS attempts,"
+            " e->>6 AS error, (e->>7)::timestamptz AS created_at,"
+            " (e->>8)::timestamptz AS updated_at, (e->>9)::timestamptz AS next_attempt_at"
+            f" FROM json_array_elements(%s::json) AS e), changed AS (UPDATE {jobs} AS j"
+            " SET type = v.type, payload = v.payload, max_retry = v.max_retry,"
+            " status = v.status, attempts = v.attempts, error = v.error,"
+            " created_at = v.created_at, updated_at = v.updated_at,"
+            " next_attempt_at = v.next_attempt_at, owner = NULL, lease_expires_at = NULL"
+            # The ids once more, as an array: the planner then finds the rows by the id
+            # index. Joined on v alone, it reads the whole table to hash it (5 ms at
+            # 20,000 rows, for a batch of 10).
+            " FROM v WHERE j.id = ANY(%s::text[]) AND j.id = v.id RETURNING j.id, j.status)"
+            f" SELECT id, CASE WHEN status = '{_PENDING}' THEN pg_notify('{channel}', '') END"
+            " FROM changed"
+        )
         self.get = f"SELECT {_COLUMNS} FROM {jobs} WHERE id = %s"
         # Job.mark_running in SQL: processing, one more attempt, no due time.
         self.claim = (
@@ -653,6 +764,37 @@ class _Statements:
             f" updated_at = %s, next_attempt_at = NULL, owner = %s, lease_expires_at = {lease_end}"
             f" WHERE seq = (SELECT seq FROM {jobs} WHERE id = %s AND status = '{_PENDING}'"
             f" FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
+        )
+        # A pool's feeder claims many due jobs at once (reserve_due): the oldest that no
+        # other claim holds right now, each as claim does; the seq orders them.
+        self.reserve = (
+            f"WITH due AS (SELECT seq FROM {jobs} WHERE status = '{_PENDING}'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
+            " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED)"
+            f" UPDATE {jobs} AS j SET status = '{_PROCESSING}', attempts = j.attempts + 1,"
+            " updated_at = %s, next_attempt_at = NULL, owner = %s,"
+            f" lease_expires_at = {lease_end} FROM due WHERE j.seq = due.seq"
+            f" RETURNING j.seq, {', '.join('j.' + c for c in _COLUMNS.split(', '))}"
+        )
+        # Reserved jobs not run here go back, their attempt returned; waiting pools are
+        # told.
+        self.release = (
+            f"WITH back AS (UPDATE {jobs} SET status = '{_PENDING}', attempts = attempts - 1,"
+            " owner = NULL, lease_expires_at = NULL WHERE id = ANY(%s) AND owner = %s"
+            f" AND status = '{_PROCESSING}' RETURNING 1)"
+            f" SELECT pg_notify('{channel}', '') FROM (SELECT 1 FROM back LIMIT 1) AS any_back"
+        )
+        # A reserved job cancelled before it started: its attempt returned.
+        self.cancel_reserved = (
+            f"UPDATE {jobs} SET status = '{_CANCELLED}', attempts = attempts - 1,"
+            " updated_at = %s, owner = NULL, lease_expires_at = NULL WHERE id = %s"
+            f" AND owner = %s AND status = '{_PROCESSING}' RETURNING {_COLUMNS}"
+        )
+        # An unreadable reserved row (a claim cannot hand it to a worker): failed.
+        self.fail_reserved = (
+            f"UPDATE {jobs} SET status = '{_FAILED}', error = %s, updated_at = %s,"
+            " owner = NULL, lease_expires_at = NULL WHERE id = %s AND owner = %s"
+            f" AND status = '{_PROCESSING}'"
         )
         # Job.cancel in SQL. Waits for a claim under way (which then wins).
         self.cancel = (
@@ -697,8 +839,17 @@ class _Statements:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    """Set up a new pooled connection: datetimes in UTC."""
+    """Set up a new pooled connection: datetimes in UTC, and no sorting where an index
+    gives the order.
+
+    ``enable_sort = off`` keeps ``reserve_due`` on the ``jobs_pending`` index: reading
+    the oldest pending jobs in order, it stops after *limit*. A planner that thinks the
+    table small (a burst of jobs before autovacuum's ANALYZE has seen them) otherwise
+    reads every pending row and sorts them all: 5-10 ms with 20,000 pending, against
+    0.1 ms. A query that cannot do without a sort still sorts.
+    """
     conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET enable_sort = off")
 
 
 def _check_seconds(name: str, value: object) -> float:
@@ -716,6 +867,23 @@ def _whole(seconds: float) -> int:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _outcome_row(job: Job) -> list[Any]:
+    """A run's outcome as a JSON array, in the columns' order (see ``hand_over_jobs``)."""
+    due = job.next_attempt_at
+    return [
+        job.id,
+        job.type,
+        job.payload,
+        job.max_retry,
+        job.status.value,
+        job.attempts,
+        job.error,
+        job.created_at.isoformat(),
+        job.updated_at.isoformat(),
+        None if due is None else due.isoformat(),
+    ]
 
 
 def _from_row(row: tuple[Any, ...]) -> Job:

@@ -18,7 +18,7 @@ from .payload import copy_payload
 from .registry import Handler, Registry
 from .storage import JobStorage
 
-__all__ = ["JobProcessor", "RunOutcome", "retry_transient"]
+__all__ = ["HANDED_ON", "JobProcessor", "RunOutcome", "retry_transient"]
 
 log = logging.getLogger("goqueue")
 
@@ -125,6 +125,7 @@ class JobProcessor:
         cancelled: threading.Event,
         backoff: BackoffPolicy,
         override: BackoffPolicy | None = None,
+        deliver: Callable[[Job, RunOutcome], None] | None = None,
     ) -> RunOutcome:
         """What a worker does with a job id: claim the job, run it, hand it to the storage.
 
@@ -147,6 +148,9 @@ class JobProcessor:
             backoff: the wait before a retry when neither the job (*override*) nor its
                 type (``Registry.register_handler(..., backoff=)``) names one.
             override: the job's own backoff (``submit_job(..., backoff=)``), if any.
+            deliver: if given, the run job and its outcome go to ``deliver(job, outcome)``
+                instead of the storage, and ``HANDED_ON`` is returned: the caller saves
+                outcomes in batches (``hand_over_all``).
         """
         try:
             try:
@@ -176,6 +180,9 @@ class JobProcessor:
         if status is _PROCESSING:  # cannot happen unless Job itself is broken: end it
             job.error, job.status = "internal error: the run left the job processing", _FAILED
             status = _FAILED
+        if deliver is not None:
+            deliver(job, RunOutcome(status, delay))
+            return HANDED_ON
         try:
             # Ownership transfer: the storage may keep this very object, so from here
             # on this thread does not touch it (it only read the status above).
@@ -191,6 +198,33 @@ class JobProcessor:
         if status is _PENDING:
             return RunOutcome(status, delay)
         return _FINAL_OUTCOMES[status]  # one of three values: no tuple built per job
+
+    def hand_over_all(self, runs: list[tuple[Job, RunOutcome]]) -> list[RunOutcome]:
+        """Save the outcomes of many runs (``JobStorage.hand_over_jobs``); return each
+        run's outcome, ``stored`` False for one the storage refused.
+
+        Never raises. If the batch fails (after ``retry_transient``), each job is handed
+        over again on its own, so that one bad job does not leave the others unsaved.
+        """
+        try:
+            retry_transient(self.storage.hand_over_jobs, [job for job, _ in runs])
+            return [outcome for _, outcome in runs]
+        except BaseException:
+            log.warning("saving %d outcomes at once failed; saving each", len(runs), exc_info=True)
+        outcomes = []
+        for job, outcome in runs:
+            try:
+                retry_transient(self.storage.hand_over_job, job)
+                outcomes.append(outcome)
+            except BaseException:
+                log.error(
+                    "job %s ran, but its outcome (%s) could not be saved",
+                    job.id,
+                    outcome.status,
+                    exc_info=True,
+                )
+                outcomes.append(outcome._replace(stored=False))
+        return outcomes
 
 
 class RunOutcome(NamedTuple):
@@ -211,6 +245,8 @@ class RunOutcome(NamedTuple):
 
 
 _NOT_RUN = RunOutcome(None)
+#: What ``claim_and_run`` returns when it gave the run to its ``deliver`` callback.
+HANDED_ON = RunOutcome(None, stored=False)
 _FINAL_OUTCOMES = {
     status: RunOutcome(status)
     for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)

@@ -48,9 +48,14 @@ class JobStorage(abc.ABC):
             hosts share). A worker pool on a shared storage runs a *feeder* thread that
             waits for new jobs (``wait_for_jobs``) and takes them on (``list_pending``);
             on a private storage every job comes through the pool's own ``submit``.
+        batches: True for a shared storage where every call is a round trip to a
+            server, so that a worker pool on it works in batches: its feeder claims
+            many due jobs in one step (``reserve_due``), and its workers' outcomes are
+            saved many in one step (``hand_over_jobs``).
     """
 
     shared: bool = False
+    batches: bool = False
 
     @abc.abstractmethod
     def save_job(self, job: Job) -> None:
@@ -108,6 +113,42 @@ class JobStorage(abc.ABC):
         return [
             PendingJob(job.id, job.type, job.next_attempt_at) for job in self.list_jobs(_PENDING)
         ]
+
+    def reserve_due(self, limit: int) -> list[PendingJob]:
+        """Claim up to *limit* due pending jobs in one step for this storage, oldest first.
+
+        Only for a storage whose ``batches`` is True. For the feeder of a pool on a
+        ``shared`` storage: one call for many jobs instead of one claim each, and no two
+        hosts ever reach for the same job. A reserved job is claimed in the storage
+        (PROCESSING, one more attempt, owned and leased by this storage) but not started:
+        ``claim_job`` of it returns it without claiming again, ``cancel_job`` cancels it,
+        and ``release_reserved`` gives it back (pending, the attempt returned) for
+        another host to run.
+
+        Raises:
+            NotImplementedError: this storage cannot reserve (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot reserve jobs")
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        """``hand_over_job`` for many jobs at once (one round trip, for ``batches``).
+
+        On an exception the caller cannot tell which outcomes were stored, and hands
+        each one over again with ``hand_over_job``: storing an outcome twice is harmless.
+        The default hands them over one by one.
+
+        Raises:
+            JobNotFound: a job is not stored.
+        """
+        for job in jobs:
+            self.hand_over_job(job)
+
+    def release_reserved(self, job_ids: Iterable[str]) -> None:  # noqa: B027 - optional
+        """Put reserved jobs that will not run here back to pending, the attempt returned.
+
+        Ids that are not reserved here (claimed since, or never reserved) are left
+        alone. The default does nothing: it never reserves.
+        """
 
     def wait_for_jobs(self, timeout: float) -> None:
         """Block until new pending jobs may exist, or *timeout* seconds pass.

@@ -18,9 +18,17 @@ from typing import Any
 
 import pg
 import pytest
-from support import FAILURE_BOUND, join_all, start_all
+from support import FAILURE_BOUND, join_all, start_all, wait_until
 
-from goqueue import Job, JobCorrupted, JobStatus, QueueStateError, StorageBusy, StorageError
+from goqueue import (
+    Job,
+    JobCorrupted,
+    JobNotFound,
+    JobStatus,
+    QueueStateError,
+    StorageBusy,
+    StorageError,
+)
 
 pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
 
@@ -479,3 +487,182 @@ def test_goqueue_imports_without_psycopg() -> None:
     assert done.stdout == (
         "PostgresStorage needs psycopg and psycopg_pool: pip install 'goqueue[postgres]'\n"
     )
+
+
+# -- batches: reserve_due, release_reserved, hand_over_jobs ---------------------------
+
+
+def test_hosts_reserving_at_once_take_each_job_once(dsn: str, schema: str) -> None:
+    hosts = [PostgresStorage(dsn, schema=schema, pool_size=2) for _ in range(3)]
+    try:
+        jobs = [Job(type="a") for _ in range(150)]
+        for job in jobs:
+            hosts[0].save_job(job)
+        barrier = threading.Barrier(len(hosts))
+        taken: list[list[str]] = [[] for _ in hosts]
+
+        def reserve_all(n: int) -> None:
+            barrier.wait()
+            while batch := hosts[n].reserve_due(7):
+                taken[n] += [entry.id for entry in batch]
+
+        join_all(start_all([threading.Thread(target=reserve_all, args=(n,)) for n in range(3)]))
+        everything = [job_id for ids in taken for job_id in ids]
+        assert sorted(everything) == sorted(job.id for job in jobs)  # all, none twice
+        assert all(taken), "a host reserved nothing"
+        for host, ids in zip(hosts, taken, strict=True):
+            query = f"SELECT DISTINCT status, owner, attempts FROM {schema}.jobs WHERE id = ANY(%s)"
+            rows = sql(dsn, query, ids)
+            assert rows == [("processing", host.owner, 1)]
+    finally:
+        for host in hosts:
+            host.close()
+
+
+def test_reserve_takes_due_jobs_oldest_first_and_leaves_later_retries(
+    storage: PostgresStorage,
+) -> None:
+    later = Job(type="a")
+    later.next_attempt_at = datetime.now(timezone.utc) + timedelta(hours=1)
+    first, second = Job(type="a"), Job(type="b")
+    for job in (later, first, second):
+        storage.save_job(job)
+    assert storage.reserve_due(10) == [(first.id, "a", None), (second.id, "b", None)]
+    assert storage.reserve_due(10) == []
+
+
+def test_a_reserved_job_is_claimed_once_and_can_be_cancelled_or_given_back(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a", payload={"n": n}) for n in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    storage.reserve_due(3)
+    claimed = storage.claim_job(jobs[0].id)
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts, claimed.payload) == (
+        JobStatus.PROCESSING,
+        1,
+        {"n": 0},
+    )
+    assert storage.claim_job(jobs[0].id) is None  # once
+    cancelled = storage.cancel_job(jobs[1].id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.attempts) == (JobStatus.CANCELLED, 0)
+    storage.release_reserved([jobs[2].id, jobs[0].id])  # jobs[0] was claimed: left alone
+    assert lease_of(dsn, schema, jobs[2].id) == ("pending", None, None)
+    assert lease_of(dsn, schema, jobs[0].id)[:2] == ("processing", storage.owner)
+    other = PostgresStorage(dsn, schema=schema, pool_size=1)
+    try:
+        again = other.claim_job(jobs[2].id)  # another host can have it now
+        assert again is not None
+        assert again.attempts == 1  # the reservation's attempt was given back
+    finally:
+        other.close()
+
+
+def test_closing_gives_back_the_reserved_jobs_no_claim_took(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a") for _ in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    storage.reserve_due(3)
+    assert storage.claim_job(jobs[0].id) is not None
+    storage.close()
+    assert sql(dsn, f"SELECT id, status, attempts, owner FROM {schema}.jobs ORDER BY seq") == [
+        (jobs[0].id, "processing", 1, storage.owner),  # claimed: its lease just ends
+        (jobs[1].id, "pending", 0, None),
+        (jobs[2].id, "pending", 0, None),
+    ]
+
+
+def test_a_claim_that_loses_its_job_to_a_reservation_under_way_finds_it_reserved(
+    storage: PostgresStorage,
+) -> None:
+    """A worker claims its own job by id while the feeder reserves it: the claim's
+    statement finds the row taken (by the reservation), yet the job must still run."""
+    job = Job(type="a")
+    storage.save_job(job)
+    claim_done = threading.Event()
+    real_one, real_all = storage._one, storage._all
+
+    def reserve_then_wait(query: str, params: Any) -> Any:
+        rows = real_all(query, params)  # the job is PROCESSING in the database now
+        assert claim_done.wait(FAILURE_BOUND)  # ...and the claim has seen that
+        return rows
+
+    def claim(query: str, params: Any) -> Any:
+        row = real_one(query, params)
+        claim_done.set()
+        return row
+
+    storage._all = reserve_then_wait  # type: ignore[method-assign]
+    storage._one = claim  # type: ignore[method-assign]
+    reserver = threading.Thread(target=storage.reserve_due, args=(5,))
+    reserver.start()
+    # The reservation holds its lock from before its statement until the job is kept.
+    wait_until(lambda: storage._reserving.locked())
+    claimed = storage.claim_job(job.id)
+    reserver.join(FAILURE_BOUND)
+    assert claimed is not None and claimed.id == job.id
+    assert storage.claim_job(job.id) is None
+
+
+def test_an_unreadable_reserved_row_is_failed_and_left_out(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    good, bad = Job(type="a"), Job(type="a")
+    storage.save_job(bad)
+    storage.save_job(good)
+    sql(dsn, f"UPDATE {schema}.jobs SET payload = '[1]' WHERE id = %s", bad.id)
+    assert [entry.id for entry in storage.reserve_due(5)] == [good.id]
+    assert sql(dsn, f"SELECT status, error, owner FROM {schema}.jobs WHERE id = %s", bad.id) == [
+        ("failed", "unreadable: payload is a JSON array, not an object", None)
+    ]
+
+
+def test_hand_over_jobs_saves_every_outcome_in_one_statement(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a", payload={"n": n}, max_retry=3) for n in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    storage.reserve_due(3)
+    done, broken, again = (storage.claim_job(job.id) for job in jobs)
+    assert done is not None and broken is not None and again is not None
+    done.mark_completed()
+    broken.mark_failed(ValueError("no"), retry=False)
+    again.mark_failed(RuntimeError("later"))
+    again.next_attempt_at = again.updated_at + timedelta(seconds=30)
+    statements: list[str] = []
+    real_all = storage._all
+    storage._all = lambda q, p: statements.append(q) or real_all(q, p)  # type: ignore[method-assign,func-returns-value]
+    storage.hand_over_jobs([done, broken, again])
+    assert len(statements) == 1
+    for expected in (done, broken, again):
+        stored = storage.get_job(expected.id)
+        assert stored is not None
+        assert (stored.status, stored.attempts, stored.error, stored.next_attempt_at) == (
+            expected.status,
+            expected.attempts,
+            expected.error,
+            expected.next_attempt_at,
+        )
+    assert sql(dsn, f"SELECT DISTINCT owner, lease_expires_at FROM {schema}.jobs") == [(None, None)]
+
+
+def test_hand_over_jobs_names_a_job_that_is_not_stored_and_saves_the_rest(
+    storage: PostgresStorage,
+) -> None:
+    known, unknown = Job(type="a"), Job(type="a")
+    storage.save_job(known)
+    claimed = storage.claim_job(known.id)
+    assert claimed is not None
+    claimed.mark_completed()
+    unknown.mark_running()
+    unknown.mark_completed()
+    with pytest.raises(JobNotFound, match=unknown.id):
+        storage.hand_over_jobs([claimed, unknown])
+    stored = storage.get_job(known.id)
+    assert stored is not None and stored.status is JobStatus.COMPLETED
