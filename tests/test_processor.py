@@ -12,7 +12,7 @@ from support import boom, noop
 
 from goqueue import Job, JobContext, JobProcessor, JobStatus, MemoryStorage, Registry
 from goqueue.backoff import Constant
-from goqueue.processor import RunOutcome
+from goqueue.processor import HANDED_ON, RunOutcome
 
 S = JobStatus
 NOT_RUN = RunOutcome(None)
@@ -253,3 +253,58 @@ def test_a_handler_that_returns_a_coroutine_or_generator_fails_the_job() -> None
             f"TypeError: the handler returned a {name} instead of running the job:"
             " goqueue runs handlers in threads; run it there, e.g. with asyncio.run()"
         )
+
+
+def test_claim_and_run_gives_the_run_to_deliver_and_saves_nothing_itself() -> None:
+    storage = MemoryStorage()
+    job = Job(type="email", max_retry=2)
+    storage.save_job(job)
+    registry = Registry()
+    registry.register_handler("email", boom)
+    runs: list[tuple[Job, RunOutcome]] = []
+    outcome = JobProcessor(storage).claim_and_run(
+        job.id, registry, threading.Event(), Constant(2.0), deliver=lambda *run: runs.append(run)
+    )
+    assert outcome is HANDED_ON
+    [(ran, delivered)] = runs
+    assert (ran.id, ran.status, delivered) == (job.id, S.PENDING, RunOutcome(S.PENDING, 2.0))
+    assert stored(storage, job).status is S.PROCESSING  # the outcome is the caller's to save
+
+
+class BatchesRefused(MemoryStorage):
+    """Refuses every batch, and every single outcome of the job ``refused``."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        raise OSError("batch refused")
+
+    def hand_over_job(self, job: Job) -> None:
+        if job.id == self.refused:
+            raise OSError("refused")
+        super().hand_over_job(job)
+
+
+def test_hand_over_all_saves_each_run_alone_when_the_batch_fails() -> None:
+    jobs = [Job(type="email") for _ in range(3)]
+    storage = BatchesRefused(refused=jobs[1].id)
+    runs = []
+    for job in jobs:
+        storage.save_job(job)
+        claimed = storage.claim_job(job.id)
+        assert claimed is not None
+        claimed.mark_completed()
+        runs.append((claimed, RunOutcome(S.COMPLETED)))
+    outcomes = JobProcessor(storage).hand_over_all(runs)
+    assert outcomes == [
+        RunOutcome(S.COMPLETED),
+        RunOutcome(S.COMPLETED, stored=False),  # the pool reports it undelivered
+        RunOutcome(S.COMPLETED),
+    ]
+    assert [stored(storage, job).status for job in jobs] == [
+        S.COMPLETED,
+        S.PROCESSING,
+        S.COMPLETED,
+    ]

@@ -1,0 +1,182 @@
+"""A worker pool on PostgreSQL works in batches: reservations in, outcomes out.
+
+On a storage that ``batches``, the pool's feeder reserves many due jobs in one statement
+(``reserve_due``) and a completer thread saves many outcomes in one (``hand_over_jobs``).
+These tests hold the pool's promises on that path: every job runs once, every outcome is
+saved or reported undelivered, and what a stop leaves is given back to the other hosts.
+Runs against a real PostgreSQL (tests/pg.py); skipped, saying why, without one.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pg
+import pytest
+from support import FAILURE_BOUND, SLOW_BOUND, wait_until
+
+from goqueue import Job, JobContext, JobStatus, Queue, StorageError
+
+pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
+
+if pg.unavailable() is None:
+    from goqueue.postgres_storage import PostgresStorage
+
+
+@pytest.fixture
+def dsn() -> str:
+    return pg.shared_server().dsn
+
+
+@pytest.fixture
+def schema() -> str:
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def outsider(dsn: str, schema: str) -> Iterator[PostgresStorage]:
+    """Another host's storage on the same schema: it saves jobs and reads them back."""
+    store = PostgresStorage(dsn, schema=schema, pool_size=2)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class Counting(PostgresStorage):
+    """Counts the outcomes saved per ``hand_over_jobs`` call."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sizes: list[int] = []
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        super().hand_over_jobs(jobs)
+        self.sizes.append(len(jobs))
+
+
+def statuses(storage: PostgresStorage) -> Counter[JobStatus]:
+    return Counter(job.status for job in storage.list_jobs())
+
+
+def test_two_pools_run_each_job_once_and_save_outcomes_in_batches(
+    dsn: str, schema: str, outsider: PostgresStorage
+) -> None:
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def record(ctx: JobContext, payload: dict[str, Any]) -> None:
+        with lock:
+            runs[ctx.job_id] += 1
+
+    storages = [Counting(dsn, schema=schema, pool_size=4) for _ in range(2)]
+    queues = [Queue(workers=4, storage=storage) for storage in storages]
+    jobs = [Job(type="email") for _ in range(400)]
+    try:
+        for queue in queues:
+            queue.register_handler("email", record)
+            queue.start()
+        for job in jobs:
+            outsider.save_job(job)
+        wait_until(lambda: statuses(outsider)[JobStatus.COMPLETED] == len(jobs), SLOW_BOUND, 0.05)
+        reports = [queue.stop() for queue in queues]
+    finally:
+        for queue, storage in zip(queues, storages, strict=True):
+            queue.stop(drain=False)
+            storage.close()
+    assert runs == Counter({job.id: 1 for job in jobs})
+    assert all(report.drained for report in reports)
+    assert sum(queue.statistics().completed for queue in queues) == len(jobs)
+    saved = [size for storage in storages for size in storage.sizes]
+    assert sum(saved) == len(jobs)
+    assert len(saved) < len(jobs) / 2, f"outcomes saved in {len(saved)} statements"
+
+
+def test_a_pools_own_jobs_run_once_and_wait_reads_them_final(dsn: str, schema: str) -> None:
+    storage = PostgresStorage(dsn, schema=schema, pool_size=4)
+    runs: Counter[str] = Counter()
+    try:
+        with Queue(workers=4, storage=storage) as queue:
+            queue.register_handler("email", lambda ctx, payload: runs.update([ctx.job_id]))
+            jobs = [queue.submit_job("email", {"n": n}) for n in range(100)]
+            for job in jobs:
+                assert queue.wait(job.id, FAILURE_BOUND).status is JobStatus.COMPLETED
+        assert runs == Counter({job.id: 1 for job in jobs})
+    finally:
+        storage.close()
+
+
+def test_a_stop_without_drain_gives_the_reserved_jobs_back_to_the_other_hosts(
+    dsn: str, schema: str, outsider: PostgresStorage
+) -> None:
+    storage = PostgresStorage(dsn, schema=schema, pool_size=3)
+    started = threading.Event()
+
+    def until_cancelled(ctx: JobContext, payload: dict[str, Any]) -> None:
+        started.set()
+        assert ctx.cancelled.wait(FAILURE_BOUND)
+
+    jobs = [Job(type="slow") for _ in range(6)]
+    for job in jobs:
+        outsider.save_job(job)
+    queue = Queue(workers=1, storage=storage)  # buffer 2: it may take on 3 jobs
+    try:
+        queue.register_handler("slow", until_cancelled)
+        queue.start()
+        assert started.wait(FAILURE_BOUND)
+        wait_until(lambda: statuses(outsider)[JobStatus.PROCESSING] == 3, poll=0.01)
+        report = queue.stop(drain=False)
+        rows = {job.id: job for job in outsider.list_jobs()}  # before close(): it gives back too
+    finally:
+        queue.stop(drain=False)
+        storage.close()
+    assert len(report.released) == 2  # reserved, never started
+    assert [rows[job_id].status for job_id in report.released] == [JobStatus.PENDING] * 2
+    assert Counter(job.status for job in rows.values()) == Counter(
+        {JobStatus.COMPLETED: 1, JobStatus.PENDING: 5}
+    )
+    # The attempts the reservations counted are given back with the jobs.
+    assert sorted(job.attempts for job in rows.values()) == [0, 0, 0, 0, 0, 1]
+
+
+class RefusingOne(PostgresStorage):
+    """Refuses every batch of outcomes, and then, alone, the outcome of one job."""
+
+    refused = ""
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        raise StorageError("batch refused")
+
+    def hand_over_job(self, job: Job) -> None:
+        if job.id == self.refused:
+            raise StorageError("refused")
+        super().hand_over_job(job)
+
+
+def test_an_outcome_the_storage_refuses_is_undelivered_and_the_others_are_saved(
+    dsn: str, schema: str, outsider: PostgresStorage
+) -> None:
+    jobs = [Job(type="email") for _ in range(8)]
+    storage = RefusingOne(dsn, schema=schema, pool_size=4)
+    storage.refused = jobs[3].id
+    for job in jobs:
+        outsider.save_job(job)
+    queue = Queue(workers=2, storage=storage)
+    try:
+        queue.register_handler("email", lambda ctx, payload: None)
+        queue.start()
+        wait_until(lambda: queue.statistics().completed == len(jobs) - 1, poll=0.01)
+        wait_until(lambda: queue.statistics().undelivered == 1, poll=0.01)
+        report = queue.stop()
+    finally:
+        queue.stop(drain=False)
+        storage.close()
+    assert report.undelivered == (jobs[3].id,)
+    assert not report.drained
+    rows = {job.id: job.status for job in outsider.list_jobs()}
+    assert rows.pop(jobs[3].id) is JobStatus.PROCESSING  # its lease runs out: run again
+    assert set(rows.values()) == {JobStatus.COMPLETED}
