@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -62,18 +61,6 @@ def register(queue: Any) -> None:
         if latency_log:
             with open(latency_log, "a", encoding="utf-8") as out:
                 out.write(f"{payload['saved_at']!r} {started!r}\n")
-
-    if os.environ.get("GOQUEUE_BENCH_SHUFFLE"):
-        # The experiment of --shuffle: the feeder takes on pending jobs in an order of
-        # its own instead of oldest first, so hosts do not all race for the same jobs.
-        listed = queue.storage.list_pending
-
-        def shuffled() -> list[Any]:
-            entries: list[Any] = listed()
-            random.shuffle(entries)
-            return entries
-
-        queue.storage.list_pending = shuffled
 
     queue.register_handler("noop", noop)
     queue.register_handler("sleep", sleep)
@@ -283,15 +270,8 @@ def main() -> None:
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--processes", default="1,2,4,8")
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument(
-        "--shuffle",
-        action="store_true",
-        help="experiment: each worker process takes on pending jobs in a random order",
-    )
     args = parser.parse_args()
     env = dict(os.environ)
-    if args.shuffle:
-        env["GOQUEUE_BENCH_SHUFFLE"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH")])
     )

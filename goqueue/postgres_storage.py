@@ -47,9 +47,13 @@ its tables if missing, under an advisory lock so that processes opening at once 
 trip over each other; ``version`` holds the layout's ``SCHEMA_VERSION`` (1 is the first),
 and a schema made by a newer goqueue is refused.
 
-**Pending jobs.** ``list_pending`` reads a bounded batch of the oldest due jobs, keeps it
-for a tenth of a second, and with a large backlog starts it at a random point among the
-oldest, so that hosts sharing the backlog do not all race for the same jobs (see there).
+**Batches.** A worker pool on this storage (``batches`` is True) takes on jobs by
+*reserving* them: its feeder claims up to as many due jobs as it has room for in one
+statement (``reserve_due``: ``FOR UPDATE SKIP LOCKED ... LIMIT n``), kept here until a
+worker's ``claim_job`` takes one, with no second round trip. Hosts reserving at the same
+moment get different jobs, so none of them loses claims to the others. The outcomes of
+many runs are saved in one statement too (``hand_over_jobs``). ``list_pending`` is not on
+that path: it reads a bounded list of the oldest pending jobs, for whoever wants to look.
 """
 
 from __future__ import annotations
@@ -58,11 +62,9 @@ import json
 import logging
 import math
 import os
-import random
 import re
 import secrets
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -81,8 +83,6 @@ if TYPE_CHECKING:
 __all__ = [
     "INTERRUPTED",
     "PENDING_BATCH",
-    "PENDING_REFRESH",
-    "PENDING_SPREAD",
     "SCHEMA_VERSION",
     "PostgresStorage",
 ]
@@ -94,16 +94,6 @@ SCHEMA_VERSION = 1
 
 #: The most pending jobs one ``list_pending`` returns (the oldest due ones).
 PENDING_BATCH = 1000
-
-#: How long (seconds) ``list_pending`` answers from its last reading of the table, unless a
-#: NOTIFY came meanwhile. A pool's feeder lists after every finished job; reading 1,000
-#: rows each time cost more than the jobs (4 no-op workers: 1,200 jobs/s with a fresh
-#: reading per call; see bench/postgres_throughput.py).
-PENDING_REFRESH = 0.1
-
-#: A reading of more pending jobs than this starts at a random point among its older half
-#: (see ``list_pending``); a reading of this many or fewer holds them all.
-PENDING_SPREAD = 100
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
@@ -242,15 +232,10 @@ class PostgresStorage(JobStorage):
         # self._listen_lock, which wait_for_jobs holds while it waits.
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
-        # list_pending's last reading of the table (id -> entry, oldest first, from its
-        # random start), less the ids claimed or cancelled here since; and when it was
-        # read (time.monotonic(); -inf: stale, read again). Guarded by self._pending_lock.
-        self._pending_lock = threading.Lock()
-        self._pending: dict[str, PendingJob] = {}
-        self._pending_read_at = -math.inf
         # Jobs reserve_due claimed and no claim_job has taken yet, guarded by
-        # self._pending_lock. self._reserving is held while a reservation is under way,
+        # self._reserved_lock. self._reserving is held while a reservation is under way,
         # so a claim that lost a job to it can wait and find the job here.
+        self._reserved_lock = threading.Lock()
         self._reserved: dict[str, Job] = {}
         self._reserving = threading.Lock()
         try:
@@ -372,8 +357,6 @@ class PostgresStorage(JobStorage):
         self._one(self._sql.save, self._to_row(job))
         if job.status is JobStatus.PROCESSING:
             self._start_heartbeat()
-        elif job.status is JobStatus.PENDING:
-            self._pending_changed()
 
     def get_job(self, job_id: str) -> Job | None:
         """Return a copy of the stored job, or None if there is none with that id.
@@ -390,8 +373,6 @@ class PostgresStorage(JobStorage):
             raise JobNotFound(job.id)
         if job.status is JobStatus.PROCESSING:
             self._start_heartbeat()
-        elif job.status is JobStatus.PENDING:
-            self._pending_changed()
 
     def hand_over_jobs(self, jobs: list[Job]) -> None:
         """Save the outcomes of many runs in one statement (one transaction: all or none).
@@ -408,8 +389,6 @@ class PostgresStorage(JobStorage):
         stored = {row[0] for row in self._all(self._sql.hand_over, (document, ids))}
         if len(stored) < len(jobs):
             raise JobNotFound(next(job_id for job_id in ids if job_id not in stored))
-        if any(job.status is JobStatus.PENDING for job in jobs):
-            self._pending_changed()
 
     def claim_job(self, job_id: str) -> Job | None:
         """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.
@@ -424,8 +403,7 @@ class PostgresStorage(JobStorage):
             JobCorrupted: the row cannot be read back; it is marked failed.
             StorageBusy: a transient failure (connection lost, server restarting).
         """
-        with self._pending_lock:  # tried here: not offered again by list_pending
-            self._pending.pop(job_id, None)
+        with self._reserved_lock:
             job = self._reserved.pop(job_id, None)
         if job is not None:  # reserved by this storage's reserve_due: claimed already
             return job
@@ -433,7 +411,7 @@ class PostgresStorage(JobStorage):
         if row is None:
             # Lost, perhaps, to a reservation of this storage under way: wait for it to
             # end, then look again, or the job would sit reserved and never run.
-            with self._reserving, self._pending_lock:
+            with self._reserving, self._reserved_lock:
                 return self._reserved.pop(job_id, None)
         if self._heartbeat is None:
             self._start_heartbeat()
@@ -445,8 +423,7 @@ class PostgresStorage(JobStorage):
         Returns:
             A copy of the cancelled job, or None if it was not pending (nor reserved).
         """
-        with self._pending_lock:
-            self._pending.pop(job_id, None)
+        with self._reserved_lock:
             reserved = self._reserved.pop(job_id, None) is not None
         if reserved:
             row = self._one(self._sql.cancel_reserved, (_now(), job_id, self.owner))
@@ -478,15 +455,14 @@ class PostgresStorage(JobStorage):
                     jobs.append(_from_row(row[1:]))
                 except ValueError as err:
                     self._fail_reserved(row[1], str(err))
-            with self._pending_lock:
+            with self._reserved_lock:
                 for job in jobs:
-                    self._pending.pop(job.id, None)
                     self._reserved[job.id] = job
         return [PendingJob(job.id, job.type, None) for job in jobs]
 
     def release_reserved(self, job_ids: Iterable[str]) -> None:
         """Put jobs reserved here and not claimed since back to pending (one statement)."""
-        with self._pending_lock:
+        with self._reserved_lock:
             ids = [job_id for job_id in job_ids if self._reserved.pop(job_id, None) is not None]
         if ids:
             self._all(self._sql.release, (ids, self.owner))
@@ -516,40 +492,14 @@ class PostgresStorage(JobStorage):
     def list_pending(self) -> list[PendingJob]:
         """Id, type and due time of (at most ``PENDING_BATCH``) pending jobs, oldest first.
 
-        No payloads. When there are more, the batch holds the oldest jobs that are due
+        No payloads. When there are more, the list holds the oldest jobs that are due
         first, then the retries that are not due yet, soonest first, so that a crowd of
-        far-off retries never hides jobs that could run now; the batch itself is in the
-        order the jobs were saved.
-
-        **Hosts sharing a backlog.** A worker pool takes on jobs from the front of the
-        list. If every host's list began with the same oldest jobs, every host would
-        race for the same few and all but one would lose each claim (4 hosts: three
-        wasted claims per job run). So a reading of more than ``PENDING_SPREAD`` jobs
-        leaves out a random number of its oldest jobs, up to half of them: each host
-        starts somewhere else among the oldest, and the next reading starts elsewhere
-        again, so no job is left out for long. A reading of ``PENDING_SPREAD`` jobs or
-        fewer lists them all.
-
-        **Cached.** The table is read again once ``PENDING_REFRESH`` seconds have passed,
-        a NOTIFY said new jobs came (``wait_for_jobs``), this storage saved a pending
-        job, or every job of the last reading was claimed or cancelled here; in
-        between, the last reading is returned, less the jobs claimed or cancelled here
-        since. A job may be listed that another host has claimed meanwhile: claims
-        decide who runs what.
+        far-off retries never hides jobs that could run now; the list itself is in the
+        order the jobs were saved. (A worker pool does not read it: it reserves jobs,
+        see ``reserve_due``.)
         """
-        with self._pending_lock:
-            fresh = time.monotonic() - self._pending_read_at < PENDING_REFRESH
-            if fresh and self._pending:  # an empty reading is worth checking again
-                return list(self._pending.values())
-        read_at = time.monotonic()
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
-        if len(rows) > PENDING_SPREAD:
-            del rows[: random.randrange(len(rows) // 2 + 1)]
-        entries = [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
-        with self._pending_lock:
-            self._pending = {entry.id: entry for entry in entries}
-            self._pending_read_at = read_at
-        return entries
+        return [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
 
     def wait_for_jobs(self, timeout: float) -> None:
         """Block until a job is saved as pending (by any process), or *timeout* passes.
@@ -576,7 +526,6 @@ class PostgresStorage(JobStorage):
                 if woken:  # take in the notices that came with it: one wake-up for all
                     for _ in listener.notifies(timeout=0.0):
                         pass
-                    self._pending_changed()
                 return
             except psycopg.Error as err:
                 log.warning("could not listen for new jobs: %s", self._error(err))
@@ -587,7 +536,6 @@ class PostgresStorage(JobStorage):
 
     def clear(self) -> None:
         self._count(self._sql.clear, ())
-        self._pending_changed()
 
     def recover_expired(self) -> int:
         """Put back to pending the running jobs whose owner's lease has run out.
@@ -622,7 +570,7 @@ class PostgresStorage(JobStorage):
         if heartbeat is not None:
             heartbeat.join()
             try:
-                with self._pending_lock:
+                with self._reserved_lock:
                     unclaimed = list(self._reserved)
                 self.release_reserved(unclaimed)  # never started: back as they were
                 self._count(self._sql.end_leases, (self.owner,))
@@ -661,11 +609,6 @@ class PostgresStorage(JobStorage):
             self.owner if running else None,
             self.lease if running else None,
         )
-
-    def _pending_changed(self) -> None:
-        """New pending jobs may exist: the next ``list_pending`` reads the table."""
-        with self._pending_lock:
-            self._pending_read_at = -math.inf
 
     def _start_heartbeat(self) -> None:
         """Start the thread that renews this owner's leases, unless it runs already."""

@@ -38,7 +38,6 @@ if pg.unavailable() is None:
     from goqueue.postgres_storage import (
         INTERRUPTED,
         PENDING_BATCH,
-        PENDING_SPREAD,
         PostgresStorage,
     )
 
@@ -130,7 +129,7 @@ def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting(
     assert claimed is not None and claimed.attempts == 1
 
 
-def test_a_full_batch_prefers_due_jobs_to_later_retries(storage: PostgresStorage) -> None:
+def test_a_full_list_prefers_due_jobs_to_later_retries(storage: PostgresStorage) -> None:
     later = Job(type="a", next_attempt_at=datetime.now(timezone.utc) + timedelta(hours=1))
     due = Job(type="a", next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
     fresh = Job(type="b")
@@ -140,53 +139,10 @@ def test_a_full_batch_prefers_due_jobs_to_later_retries(storage: PostgresStorage
     newer = [Job(type="c") for _ in range(PENDING_BATCH)]
     for job in newer:
         storage.save_job(job)
-    # 1,002 jobs are due: the batch is taken from the 1,000 oldest due ones, in saving
-    # order; the retry that is not due yet waits outside it.
+    # 1,002 jobs are due: the list holds the 1,000 oldest due ones, in saving order; the
+    # retry that is not due yet waits outside it.
     oldest_due = [due.id, fresh.id] + [job.id for job in newer[:-2]]
-    batch = [p.id for p in storage.list_pending()]
-    assert batch == oldest_due[len(oldest_due) - len(batch) :]  # a tail: see the next test
-    assert len(batch) >= PENDING_BATCH // 2
-
-
-def test_hosts_sharing_a_large_backlog_start_their_lists_at_different_jobs(
-    dsn: str, schema: str
-) -> None:
-    with PostgresStorage(dsn, schema=schema) as storage:
-        jobs = [Job(type="a") for _ in range(PENDING_SPREAD * 3)]
-        for job in jobs:
-            storage.save_job(job)
-        order = [job.id for job in jobs]
-        starts = []
-        for _ in range(20):  # twenty hosts, or one host twenty times
-            storage.wait_for_jobs(0.0)  # no news: the reading is kept...
-            storage.save_job(Job(type="b"))  # ...until a pending save
-            listed = [p.id for p in storage.list_pending() if p.id in order]
-            start = order.index(listed[0])
-            assert listed == order[start:]  # the oldest first from there on
-            assert start <= (len(order) + 20) // 2  # at most half of the reading left out
-            starts.append(start)
-        # All twenty at one start: chance about (1 / 150) ** 19 if the start is random.
-        assert len(set(starts)) > 1
-    with PostgresStorage(dsn, schema=f"{schema}_few") as few:
-        jobs = [Job(type="a") for _ in range(PENDING_SPREAD)]
-        for job in jobs:
-            few.save_job(job)
-        assert [p.id for p in few.list_pending()] == [job.id for job in jobs]  # all
-
-
-def test_list_pending_forgets_what_was_claimed_here_and_sees_new_saves(
-    storage: PostgresStorage, dsn: str, schema: str
-) -> None:
-    jobs = [Job(type="a") for _ in range(3)]
-    for job in jobs:
-        storage.save_job(job)
-    assert len(storage.list_pending()) == 3
-    assert storage.claim_job(jobs[0].id) is not None
-    assert storage.cancel_job(jobs[1].id) is not None
-    assert [p.id for p in storage.list_pending()] == [jobs[2].id]
-    newer = Job(type="a")
-    storage.save_job(newer)
-    assert {p.id for p in storage.list_pending()} == {jobs[2].id, newer.id}
+    assert [p.id for p in storage.list_pending()] == oldest_due
 
 
 # -- leases ---------------------------------------------------------------------------

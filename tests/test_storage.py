@@ -295,3 +295,30 @@ def test_list_pending_names_the_pending_jobs_oldest_first_without_payloads(
     ]
     [entry] = [entry for entry in storage.list_pending() if entry.id == retry.id]
     assert entry.next_attempt_at is not None and entry.next_attempt_at.tzinfo is not None
+
+
+def test_hand_over_jobs_stores_every_outcome_and_names_a_job_it_does_not_have(
+    storage: JobStorage,
+) -> None:
+    jobs = [make_job() for _ in range(3)]
+    runs = []
+    for job in jobs:
+        storage.save_job(job)
+        claimed = storage.claim_job(job.id)
+        assert claimed is not None
+        runs.append(claimed)
+    runs[0].mark_completed()
+    runs[1].mark_failed(ValueError("no"), retry=False)
+    runs[2].mark_completed()
+    storage.hand_over_jobs(runs)
+    assert [storage.get_job(job.id).status for job in jobs] == [  # type: ignore[union-attr]
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.COMPLETED,
+    ]
+    stranger = make_job()
+    stranger.mark_running()
+    stranger.mark_completed()
+    with pytest.raises(JobNotFound):
+        storage.hand_over_jobs([stranger])
+    assert storage.get_job(stranger.id) is None
