@@ -16,6 +16,15 @@ This is the tutorial's ``WorkerPool``, with its shutdown bugs fixed:
   thread keeps it in a ``RetrySchedule`` (``goqueue._schedule``) until its backoff is over,
   then puts it in the buffer.
 
+**Shared storages** (a database many hosts use, ``JobStorage.shared``): a *feeder* thread
+takes on the jobs other processes save, no more than the pool can soon run. On one whose
+every call is a round trip (``JobStorage.batches``: PostgreSQL) the pool works in batches:
+the feeder *reserves* many due jobs in one call (``reserve_due``), claimed for this pool
+already, and a *completer* thread saves the outcomes of many runs in one call
+(``hand_over_jobs``) and only then records the jobs as final; the workers hand it their
+runs and go straight on to the next job. A stop gives back what it reserved and never
+started (``release_reserved``).
+
 **Faults.** The pool's lock guards only in-memory bookkeeping: no storage call and no
 handler ever runs under it, so a slow or failing storage holds up nothing but the call that
 uses it. A storage that is busy (``StorageBusy``) is tried again with a short backoff; one
