@@ -15,13 +15,16 @@ connections do; ``SKIP LOCKED`` makes a worker that finds the row locked by anot
 give up at once (the other one wins) instead of waiting for it. A job is run by one worker
 of one process, and no claim ever waits for another.
 
-**Leases** follow ``SQLiteStorage``'s design exactly: a claim writes this storage's
-``owner`` id and a lease expiry on the row; a heartbeat thread renews the leases of the
-running jobs every ``lease / 3`` seconds; ``recover_expired()`` (and opening, with
-``recover=True``) puts back to pending only the jobs whose lease has run out, with the
-error ``INTERRUPTED``; ``close()`` ends this owner's leases at once. One difference: lease
-times are read from the *database server's* clock (``clock_timestamp()``), so hosts whose
-clocks disagree still agree on when a lease ends.
+**Leases** follow ``SQLiteStorage``'s design: a claim writes this storage's ``owner`` id
+and a lease expiry on the row; a heartbeat thread renews the leases of the jobs this
+storage *holds* (claimed or reserved here, their outcome not saved yet) every ``lease / 3``
+seconds; ``recover_expired()`` (and opening, with ``recover=True``) puts back to pending
+only the jobs whose lease has run out, with the error ``INTERRUPTED``; ``close()`` ends
+this owner's leases at once. Two differences: lease times are read from the *database
+server's* clock (``clock_timestamp()``), so hosts whose clocks disagree still agree on when
+a lease ends; and over a network a claim can go through while its answer is lost, or an
+outcome fail to be saved. Such a job is leased to this owner but held by nobody, so its
+lease is not renewed: it runs out, and the job is run again (at least once).
 
 **Wake-ups.** Saving a pending job sends ``NOTIFY <schema>_jobs`` in the same statement
 (so the notice goes out when the job is committed, never before). ``wait_for_jobs`` waits
@@ -232,11 +235,16 @@ class PostgresStorage(JobStorage):
         # self._listen_lock, which wait_for_jobs holds while it waits.
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
-        # Jobs reserve_due claimed and no claim_job has taken yet, guarded by
-        # self._reserved_lock. self._reserving is held while a reservation is under way,
-        # so a claim that lost a job to it can wait and find the job here.
+        # Guarded by self._reserved_lock: the jobs reserve_due claimed and no claim_job
+        # has taken yet; and the ids of every job this storage holds, claimed or reserved
+        # and its outcome not saved: the heartbeat renews these leases, no others. A job
+        # whose claim went through but whose answer was lost, or whose outcome could not
+        # be saved, is not held: its lease runs out and it is run again.
         self._reserved_lock = threading.Lock()
         self._reserved: dict[str, Job] = {}
+        self._held: set[str] = set()
+        # Held while a reservation is under way, so that a claim that lost a job to it
+        # can wait and find the job reserved.
         self._reserving = threading.Lock()
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=_whole(timeout)) as conn:
@@ -354,9 +362,7 @@ class PostgresStorage(JobStorage):
     # -- JobStorage -----------------------------------------------------------------
 
     def save_job(self, job: Job) -> None:
-        self._one(self._sql.save, self._to_row(job))
-        if job.status is JobStatus.PROCESSING:
-            self._start_heartbeat()
+        self._saving(job.id, job.status, self._sql.save, self._to_row(job))
 
     def get_job(self, job_id: str) -> Job | None:
         """Return a copy of the stored job, or None if there is none with that id.
@@ -369,10 +375,22 @@ class PostgresStorage(JobStorage):
 
     def update_job(self, job: Job) -> None:
         job_id, *rest = self._to_row(job)
-        if self._one(self._sql.update, (*rest, job_id)) is None:
+        if self._saving(job_id, job.status, self._sql.update, (*rest, job_id)) is None:
             raise JobNotFound(job.id)
-        if job.status is JobStatus.PROCESSING:
-            self._start_heartbeat()
+
+    def _saving(
+        self, job_id: str, status: JobStatus, query: str, params: Sequence[Any]
+    ) -> tuple[Any, ...] | None:
+        """Run *query*, which saves the job *job_id* as *status*; hold the job if it is
+        running now, else let go of it, saved or not (see ``self._held``)."""
+        running = status is JobStatus.PROCESSING
+        if running:
+            self._hold([job_id])
+        try:
+            return self._one(query, params)
+        finally:
+            if not running:
+                self._let_go([job_id])
 
     def hand_over_jobs(self, jobs: list[Job]) -> None:
         """Save the outcomes of many runs in one statement (one transaction: all or none).
@@ -386,7 +404,10 @@ class PostgresStorage(JobStorage):
         # adapting ten SQL arrays, one per column.
         document = json.dumps([_outcome_row(job) for job in jobs], allow_nan=False)
         ids = [job.id for job in jobs]
-        stored = {row[0] for row in self._all(self._sql.hand_over, (document, ids))}
+        try:
+            stored = {row[0] for row in self._all(self._sql.hand_over, (document, ids))}
+        finally:
+            self._let_go(ids)  # saved, or to be run again once the lease runs out
         if len(stored) < len(jobs):
             raise JobNotFound(next(job_id for job_id in ids if job_id not in stored))
 
@@ -413,8 +434,7 @@ class PostgresStorage(JobStorage):
             # end, then look again, or the job would sit reserved and never run.
             with self._reserving, self._reserved_lock:
                 return self._reserved.pop(job_id, None)
-        if self._heartbeat is None:
-            self._start_heartbeat()
+        self._hold([job_id])
         return self._read(row)
 
     def cancel_job(self, job_id: str) -> Job | None:
@@ -426,7 +446,10 @@ class PostgresStorage(JobStorage):
         with self._reserved_lock:
             reserved = self._reserved.pop(job_id, None) is not None
         if reserved:
-            row = self._one(self._sql.cancel_reserved, (_now(), job_id, self.owner))
+            try:
+                row = self._one(self._sql.cancel_reserved, (_now(), job_id, self.owner))
+            finally:
+                self._let_go([job_id])
         else:
             row = self._one(self._sql.cancel, (_now(), job_id))
         return None if row is None else self._read(row)
@@ -446,14 +469,14 @@ class PostgresStorage(JobStorage):
             return []
         with self._reserving:
             rows = self._all(self._sql.reserve, (limit, _now(), self.owner, self.lease))
-            if rows and self._heartbeat is None:
-                self._start_heartbeat()
+            self._hold([row[1] for row in rows])
             rows.sort(key=lambda row: row[0])  # by seq: oldest first
             jobs: list[Job] = []
             for row in rows:
                 try:
                     jobs.append(_from_row(row[1:]))
                 except ValueError as err:
+                    self._let_go([row[1]])
                     self._fail_reserved(row[1], str(err))
             with self._reserved_lock:
                 for job in jobs:
@@ -465,7 +488,10 @@ class PostgresStorage(JobStorage):
         with self._reserved_lock:
             ids = [job_id for job_id in job_ids if self._reserved.pop(job_id, None) is not None]
         if ids:
-            self._all(self._sql.release, (ids, self.owner))
+            try:
+                self._all(self._sql.release, (ids, self.owner))
+            finally:
+                self._let_go(ids)
 
     def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         """Copies of all stored jobs (with *status* only, if given), oldest first.
@@ -542,17 +568,21 @@ class PostgresStorage(JobStorage):
 
         What opening with ``recover=True`` does, for a process that stays up while
         others (which may die) share the database: ``python -m goqueue worker`` calls it
-        every ``lease / 2`` seconds. This storage's own jobs are never taken. Waiting
-        pools are told (NOTIFY) when jobs come back.
+        every ``lease / 2`` seconds. The jobs this storage holds (claimed or reserved,
+        their outcome not saved yet) are never taken, even if a late heartbeat let a lease
+        run out; its own others are (a claim whose answer was lost, an outcome that could
+        not be saved). Waiting pools are told (NOTIFY) when jobs come back.
 
         Returns:
             How many jobs went back to pending.
         """
-        row = self._one(self._sql.recover, (INTERRUPTED, self.owner))
+        with self._reserved_lock:
+            held = list(self._held)
+        row = self._one(self._sql.recover, (INTERRUPTED, self.owner, held))
         return int(row[0]) if row is not None else 0
 
     def _recover(self, conn: psycopg.Connection[Any]) -> int:
-        row = conn.execute(self._sql.recover, (INTERRUPTED, self.owner)).fetchone()
+        row = conn.execute(self._sql.recover, (INTERRUPTED, self.owner, [])).fetchone()
         return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
@@ -617,8 +647,22 @@ class PostgresStorage(JobStorage):
                 self._heartbeat = start_heartbeat(self, self._closing, self.lease / 3)
 
     def _renew_leases(self) -> int:
-        """Move the lease of every job running under this owner ``lease`` seconds ahead."""
-        return self._count(self._sql.renew, (self.lease, self.owner))
+        """Move the lease of every job this storage holds ``lease`` seconds ahead."""
+        with self._reserved_lock:
+            held = list(self._held)
+        return self._count(self._sql.renew, (self.lease, self.owner, held)) if held else 0
+
+    def _hold(self, job_ids: list[str]) -> None:
+        """This storage runs (or has reserved) these jobs now: renew their leases."""
+        if job_ids:
+            with self._reserved_lock:
+                self._held.update(job_ids)
+            if self._heartbeat is None:
+                self._start_heartbeat()
+
+    def _let_go(self, job_ids: list[str]) -> None:
+        with self._reserved_lock:
+            self._held.difference_update(job_ids)
 
     def _read(self, row: tuple[Any, ...]) -> Job:
         try:
@@ -762,13 +806,14 @@ class _Statements:
             f"WITH taken AS (UPDATE {jobs} SET status = '{_PENDING}', error = %s,"
             f" owner = NULL, lease_expires_at = NULL WHERE status = '{_PROCESSING}'"
             " AND (owner IS NULL OR lease_expires_at IS NULL"
-            " OR lease_expires_at <= clock_timestamp()) AND owner IS DISTINCT FROM %s"
+            " OR lease_expires_at <= clock_timestamp())"
+            " AND NOT (owner IS NOT DISTINCT FROM %s AND id = ANY(%s))"
             " RETURNING 1), counted AS (SELECT count(*) AS n FROM taken)"
             f" SELECT n, CASE WHEN n > 0 THEN pg_notify('{channel}', '') END FROM counted"
         )
         self.renew = (
             f"UPDATE {jobs} SET lease_expires_at = {lease_end}"
-            f" WHERE owner = %s AND status = '{_PROCESSING}'"
+            f" WHERE owner = %s AND status = '{_PROCESSING}' AND id = ANY(%s)"
         )
         self.end_leases = (
             f"UPDATE {jobs} SET lease_expires_at = clock_timestamp()"

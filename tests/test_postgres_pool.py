@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pg
@@ -24,6 +24,8 @@ from goqueue import Job, JobContext, JobStatus, Queue, StorageError
 pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
 
 if pg.unavailable() is None:
+    import psycopg
+
     from goqueue.postgres_storage import PostgresStorage
 
 
@@ -144,17 +146,20 @@ def test_a_stop_without_drain_gives_the_reserved_jobs_back_to_the_other_hosts(
 
 
 class RefusingOne(PostgresStorage):
-    """Refuses every batch of outcomes, and then, alone, the outcome of one job."""
+    """The database refuses every batch of outcomes, and then, alone, the outcome of one
+    job: its statements fail, as they would on a server that rejects them."""
 
     refused = ""
 
-    def hand_over_jobs(self, jobs: list[Job]) -> None:
-        raise StorageError("batch refused")
+    def _all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if query == self._sql.hand_over:
+            raise StorageError("batch refused")
+        return super()._all(query, params)
 
-    def hand_over_job(self, job: Job) -> None:
-        if job.id == self.refused:
+    def _one(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        if query == self._sql.update and params[-1] == self.refused:
             raise StorageError("refused")
-        super().hand_over_job(job)
+        return super()._one(query, params)
 
 
 def test_an_outcome_the_storage_refuses_is_undelivered_and_the_others_are_saved(
@@ -172,11 +177,18 @@ def test_an_outcome_the_storage_refuses_is_undelivered_and_the_others_are_saved(
         wait_until(lambda: queue.statistics().completed == len(jobs) - 1, poll=0.01)
         wait_until(lambda: queue.statistics().undelivered == 1, poll=0.01)
         report = queue.stop()
+        rows = {job.id: job.status for job in outsider.list_jobs()}
+        # Not renewed any more: once its lease runs out (here: at once), it comes back.
+        sql = f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp() WHERE id = %s"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql, (jobs[3].id,))
+        assert storage.recover_expired() == 1
     finally:
         queue.stop(drain=False)
         storage.close()
     assert report.undelivered == (jobs[3].id,)
     assert not report.drained
-    rows = {job.id: job.status for job in outsider.list_jobs()}
-    assert rows.pop(jobs[3].id) is JobStatus.PROCESSING  # its lease runs out: run again
+    assert rows.pop(jobs[3].id) is JobStatus.PROCESSING
     assert set(rows.values()) == {JobStatus.COMPLETED}
+    back = outsider.get_job(jobs[3].id)
+    assert back is not None and back.status is JobStatus.PENDING

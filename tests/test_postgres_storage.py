@@ -622,3 +622,29 @@ def test_hand_over_jobs_names_a_job_that_is_not_stored_and_saves_the_rest(
         storage.hand_over_jobs([claimed, unknown])
     stored = storage.get_job(known.id)
     assert stored is not None and stored.status is JobStatus.COMPLETED
+
+
+def test_only_the_jobs_a_storage_holds_are_renewed_and_kept_from_its_own_recovery(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    """A claim that went through but whose answer never came back (a lost connection)
+    leaves a job leased to this owner that no worker runs. Its lease must run out, and
+    then come back, or it would be renewed for as long as the process lives."""
+    held, orphan = Job(type="a"), Job(type="a")
+    storage.save_job(held)
+    storage.save_job(orphan)
+    assert storage.claim_job(held.id) is not None
+    sql(  # the orphan: claimed in the database, never heard of here
+        dsn,
+        f"UPDATE {schema}.jobs SET status = 'processing', attempts = 1, owner = %s,"
+        " lease_expires_at = clock_timestamp() + interval '5 seconds' WHERE id = %s",
+        storage.owner,
+        orphan.id,
+    )
+    assert storage._renew_leases() == 1  # the held job's lease, not the orphan's
+    sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp() - interval '1 s'")
+    assert storage.recover_expired() == 1  # a late heartbeat does not lose the held job
+    assert lease_of(dsn, schema, held.id)[:2] == ("processing", storage.owner)
+    back = storage.get_job(orphan.id)
+    assert back is not None
+    assert (back.status, back.error) == (JobStatus.PENDING, INTERRUPTED)
