@@ -845,14 +845,12 @@ class WorkerPool:
             # ``with``: the same, for less interpreter work on every job).
             lock.acquire()
             try:
-                if job_id is None:
-                    pass
-                elif outcome is HANDED_ON:  # the completer records it; this worker is free
-                    if self._active.get(job_id) == me:  # (unless recorded already)
-                        self._active[job_id] = 0
+                if job_id is not None:
+                    if outcome is not HANDED_ON:
+                        self._record(job_id, outcome)
+                    elif self._active.get(job_id) == me:  # the completer will record it
+                        self._active[job_id] = 0  # (0: no worker runs it any more)
                         self._saving += 1
-                else:
-                    self._record(job_id, outcome)
                 job_id = self._buffer.take(wake)
                 while job_id is not None and not unfinished(job_id):
                     job_id = self._buffer.take(wake)  # cancelled or released meanwhile: skip
@@ -963,7 +961,7 @@ class WorkerPool:
         A storage that ``batches`` is asked for that many due jobs in one step
         (``reserve_due``) instead: one round trip for a batch, already claimed for this
         pool, so hosts never race for the same job; while more are waiting, the feeder
-        takes the next batch once half its room is free again.
+        takes the next batch once a quarter of its room is free again.
         """
         # The last look found more than there was room for. A storage that batches is
         # looked at once: the backlog at start is the feeder's to take on.
