@@ -1,6 +1,6 @@
 """PostgresStorage: jobs/s with 1, 2, 4, 8 worker processes, and submit-to-start latency.
 
-Usage: ``python bench/postgres_throughput.py [--dsn DSN] [--jobs N] [--quick]``
+Usage: ``python bench/postgres_throughput.py [--dsn DSN] [--jobs N] [--peer-python PATH]``
 
 Without ``--dsn`` it starts a throw-away server of its own (``tests/pg.py``: a Unix socket,
 ``fsync=off``), so the numbers measure goqueue and PostgreSQL's CPU work, not a disk.
@@ -20,6 +20,15 @@ of start - save, over ``--latency-jobs`` jobs, each saved once the one before ha
 **CPU per job.** Other work on the machine slows the wall clock but hardly changes the CPU
 time a job costs: each run also reports the CPU seconds per job of the worker processes
 and of the PostgreSQL server (``/proc``), whose sum bounds what two idle cores could do.
+
+**Against PgQueuer.** With ``--peer-python PATH`` (a Python that has PgQueuer, e.g. a venv
+made with ``pip install pgqueuer asyncpg``; it is not a dependency of goqueue), the same
+throughput runs are then made with PgQueuer on the same server, by ``pgqueuer_peer.py``
+under that Python: P consumer processes, N jobs enqueued in one call, the clock to the last
+completion PgQueuer logged, and the CPU read from ``/proc`` here, at the same moments and
+by the same code as for goqueue. A second table shows them, and a line per run the ratio
+goqueue / PgQueuer of jobs/s and of CPU per job. Each PgQueuer run creates a database of
+its own on the server and drops it after (with ``--dsn``, the role needs ``CREATEDB``).
 
 This file is also the workers' handler module (``register(queue)`` below).
 """
@@ -233,6 +242,47 @@ def throughput(
     return Run(count / elapsed, (cpu_after[0] - cpu_before[0]) / count, server_cpu)
 
 
+def peer_throughput(
+    python: str, dsn: str, job_type: str, processes: int, count: int, data: Path | None
+) -> tuple[Run, dict[str, Any]]:
+    """Run *count* jobs of *job_type* through PgQueuer with *processes* consumer processes.
+
+    ``pgqueuer_peer.py`` runs under *python* (which has PgQueuer) in a database of its own
+    on the server of *dsn*. It reports its consumers' pids once they are ready and waits;
+    the CPU counters are read then and again when it reports the result, as in
+    ``throughput``. Returns the run and the peer's report (rate, PgQueuer's batch size
+    and cap on tasks per process, its version).
+    """
+    command = [python, str(ROOT / "bench" / "pgqueuer_peer.py"), "--dsn", dsn]
+    command += ["--kind", job_type, "--processes", str(processes), "--jobs", str(count)]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as peer:
+        assert peer.stdin is not None and peer.stdout is not None
+        pids = peer_report(peer)["worker_pids"]
+        server = server_pids(data)
+        cpu_before = cpu_seconds(pids), cpu_seconds(server)
+        peer.stdin.write("go\n")
+        peer.stdin.flush()
+        result = peer_report(peer)
+        server = server_pids(data)  # backends may have come meanwhile
+        cpu_after = cpu_seconds(pids), cpu_seconds(server)
+        peer.stdin.close()  # the peer stops its consumers and drops its database
+        if peer.wait(120) != 0:
+            raise RuntimeError(f"pgqueuer_peer.py failed with exit code {peer.returncode}")
+    server_cpu = (cpu_after[1] - cpu_before[1]) / count if data else math.nan
+    return Run(result["rate"], (cpu_after[0] - cpu_before[0]) / count, server_cpu), result
+
+
+def peer_report(peer: subprocess.Popen[str]) -> dict[str, Any]:
+    """The next JSON line from ``pgqueuer_peer.py``."""
+    assert peer.stdout is not None
+    line = peer.stdout.readline()
+    if not line:
+        raise RuntimeError(f"pgqueuer_peer.py stopped with exit code {peer.wait(60)}")
+    return json.loads(line)  # type: ignore[no-any-return]
+
+
 def latency(dsn: str, jobs: int, env: dict[str, str]) -> list[float]:
     """Seconds from save_job to the handler's start, on an idle queue."""
     from goqueue import Job, JobStatus, PostgresStorage
@@ -262,6 +312,67 @@ def latency(dsn: str, jobs: int, env: dict[str, str]) -> list[float]:
     return [float(start) - float(saved) for saved, start in pairs]
 
 
+def print_header(concurrency: str) -> None:
+    """The tables' header; *concurrency* names the third column (threads, tasks)."""
+    print(
+        f"{'jobs':<8}{'processes':>10}{concurrency:>9}{'jobs/s':>10}{'ideal':>10}{'ratio':>8}"
+        f"{'worker CPU/job':>16}{'server CPU/job':>16}"
+    )
+
+
+def print_row(label: str, processes: int, concurrency: int | str, run: Run, ideal: float) -> None:
+    print(
+        f"{label:<8}{processes:>10}{concurrency:>9}{run.rate:>10.0f}{ideal:>10.0f}"
+        f"{run.rate / ideal:>8.0%}{run.worker_cpu * 1e6:>13.0f} us"
+        f"{run.server_cpu * 1e6:>13.0f} us"
+    )
+
+
+def compare_with_pgqueuer(
+    python: str,
+    dsn: str,
+    runs: list[tuple[str, str, int, int, int]],
+    ours: dict[str, Run],
+    data: Path | None,
+    results: dict[str, Any],
+) -> None:
+    """The same *runs* with PgQueuer (under *python*): a table, then goqueue / PgQueuer.
+
+    *ours* holds goqueue's runs by ``kind-processes``; the results go into *results*.
+    """
+    theirs: dict[str, Run] = {}
+    results["pgqueuer"] = {}
+    single = None
+    for label, job_type, p, _, count in runs:
+        run, report = peer_throughput(python, dsn, job_type, p, count, data)
+        if not theirs:
+            results["pgqueuer_version"] = report["pgqueuer"]
+            print(f"\npgqueuer {report['pgqueuer']} (tasks: its cap on tasks per process)")
+            print_header("tasks")
+        tasks = report["max_concurrent_tasks"]
+        if job_type == "noop":
+            single = single or run.rate
+            ideal = single * p
+        else:
+            ideal = p * tasks / SLEEP
+        key = f"{job_type}-{p}"
+        theirs[key] = run
+        results["pgqueuer"][key] = dict(
+            run._asdict(), batch_size=report["batch_size"], max_concurrent_tasks=tasks
+        )
+        print_row(label, p, tasks or "-", run, ideal)
+    print("\ngoqueue / pgqueuer, same server, same run:")
+    results["goqueue_over_pgqueuer"] = {}
+    for label, job_type, p, _, _ in runs:
+        key = f"{job_type}-{p}"
+        rate = ours[key].rate / theirs[key].rate
+        cpu = (ours[key].worker_cpu + ours[key].server_cpu) / (
+            theirs[key].worker_cpu + theirs[key].server_cpu
+        )
+        results["goqueue_over_pgqueuer"][key] = {"rate": rate, "cpu_per_job": cpu}
+        print(f"{label:<8}{p:>3} processes: {rate:5.2f} x the jobs/s, {cpu:5.2f} x the CPU per job")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", help="an existing database (default: start a throw-away one)")
@@ -270,6 +381,11 @@ def main() -> None:
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--processes", default="1,2,4,8")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--peer-python",
+        metavar="PATH",
+        help="also run PgQueuer with this Python (one that has pgqueuer and asyncpg)",
+    )
     args = parser.parse_args()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -290,13 +406,11 @@ def main() -> None:
     }
     try:
         counts = [int(p) for p in args.processes.split(",")]
-        print(
-            f"{'jobs':<8}{'processes':>10}{'threads':>9}{'jobs/s':>10}{'ideal':>10}{'ratio':>8}"
-            f"{'worker CPU/job':>16}{'server CPU/job':>16}"
-        )
+        print_header("threads")
         single = None
         runs = [("no-op", "noop", p, 4, args.jobs) for p in counts]
         runs += [("10 ms", "sleep", p, 64 // p, args.sleep_jobs) for p in counts]
+        ours: dict[str, Run] = {}
         for label, job_type, p, threads, count in runs:
             run = throughput(dsn, job_type, p, threads, count, env, data)
             if job_type == "noop":
@@ -304,18 +418,17 @@ def main() -> None:
                 ideal = single * p
             else:
                 ideal = p * threads / SLEEP
+            ours[f"{job_type}-{p}"] = run
             results[f"{job_type}-{p}"] = run._asdict()
-            print(
-                f"{label:<8}{p:>10}{threads:>9}{run.rate:>10.0f}{ideal:>10.0f}"
-                f"{run.rate / ideal:>8.0%}{run.worker_cpu * 1e6:>13.0f} us"
-                f"{run.server_cpu * 1e6:>13.0f} us"
-            )
+            print_row(label, p, threads, run, ideal)
         lat = sorted(latency(dsn, args.latency_jobs, env))
         p50, p95 = statistics.median(lat), lat[int(len(lat) * 0.95) - 1]
         results["latency_p50_ms"], results["latency_p95_ms"] = p50 * 1000, p95 * 1000
         print(
             f"submit-to-start latency, idle queue: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
         )
+        if args.peer_python:
+            compare_with_pgqueuer(args.peer_python, dsn, runs, ours, data, results)
     finally:
         if server is not None:
             server.stop()
