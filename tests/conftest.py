@@ -43,6 +43,18 @@ if pg.unavailable() is None:
     STORAGE_FACTORIES.append(("postgres", _postgres))
 
 
+@pytest.fixture
+def dsn() -> str:
+    """The DSN of the session's PostgreSQL (for tests marked to skip without one)."""
+    return pg.shared_server().dsn
+
+
+@pytest.fixture
+def schema() -> str:
+    """A fresh PostgreSQL schema name: its tables apart from every other test's."""
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     pg.stop_shared_server()
 

@@ -10,7 +10,6 @@ Runs against a real PostgreSQL (tests/pg.py); skipped, saying why, without one.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -27,16 +26,6 @@ if pg.unavailable() is None:
     import psycopg
 
     from goqueue.postgres_storage import PostgresStorage
-
-
-@pytest.fixture
-def dsn() -> str:
-    return pg.shared_server().dsn
-
-
-@pytest.fixture
-def schema() -> str:
-    return f"t_{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture

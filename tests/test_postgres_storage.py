@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,16 +39,6 @@ if pg.unavailable() is None:
         PENDING_BATCH,
         PostgresStorage,
     )
-
-
-@pytest.fixture
-def dsn() -> str:
-    return pg.shared_server().dsn
-
-
-@pytest.fixture
-def schema() -> str:
-    return f"t_{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture
