@@ -22,9 +22,10 @@ def _check_lost_lookups(value: object) -> CheckResult:
         return False, f"more than the {LOOKUPS_MADE:,} lookups made cannot be lost"
     if value == 0:
         return False, (
-            "0 lost: is increment_counter really after the with block? A tight loop on"
-            " one type loses lookups at any switch interval; the lab's hammer spreads its"
-            " lookups over many types, so there it needs switch_interval=1e-5 and luck"
+            "0 lost: is increment_counter really after the with block? If it is, the"
+            " switch interval hid the race: at the default 5 ms about one run in four"
+            " loses nothing; with sys.setswitchinterval(1e-5), as in the solution, every"
+            " run loses lookups"
         )
     return True, (
         f"{value:,} lookups lost: the counter's read-modify-write is outside the lock, so"
@@ -71,11 +72,14 @@ EXERCISES = (
         key="04.1",
         title="Too little lock",
         hint="""Copy OneLockRegistry.get_handler (changed_lines printed it) and move the
-increment_counter line out of the with block. The lab's hammer mixes many calls and
-spreads lookups over many types, so at the default switch interval it often shows
-nothing (try switch_interval=1e-5 and many trials). Four threads looking up ONE type in
-a tight loop, as in notebook 03's hammer_by_hand, show it at any interval.""",
+increment_counter line out of the with block. Then have four threads look up ONE type in
+a tight loop. The race window is two steps wide, so at the default switch interval (5 ms)
+about one run in four loses nothing; sys.setswitchinterval(1e-5) switches threads far
+more often, and then every run loses lookups. (The lab's hammer spreads its lookups over
+many types, so there it shows even less.)""",
         code="""\
+import sys
+
 class TooLittleLock(OneLockRegistry):
     def get_handler(self, job_type):
         with self._lock:
@@ -99,8 +103,17 @@ def lost_lookups(registry_class, threads=4, calls=50_000):
         worker.join()
     return threads * calls - registry.statistics().lookups["email"]
 
-runs = [lost_lookups(TooLittleLock) for _ in range(3)]   # races do not show on every run
-print("lost per run:", runs, "| with the lock held throughout:", lost_lookups(OneLockRegistry))
+# What makes the race visible: threads switched every 10 us instead of every 5 ms, so a
+# switch often lands between the counter's read and its write (at 5 ms, about one run in
+# four loses nothing).
+default = sys.getswitchinterval()
+sys.setswitchinterval(1e-5)
+try:
+    runs = [lost_lookups(TooLittleLock) for _ in range(3)]
+    locked = lost_lookups(OneLockRegistry)
+finally:
+    sys.setswitchinterval(default)
+print("lost per run:", runs, "| with the lock held throughout:", locked)
 answer = max(runs)
 """,
         explanation="""Lookups are lost, often tens of thousands of them, and nothing else goes
@@ -108,9 +121,11 @@ wrong: the dict lookup, the registrations and the order list are still under the
 increment_counter reads the count (counts.get is a call, so a switch point), adds one
 and writes it back; with the lock released before it, two threads can read the same
 count and write back the same number. A lock protects only what runs while it is held.
-(With the lab's hammer the loss is rare: its lookups spread over many types, so two
-threads seldom update the same counter at once. On a free-threaded build it loses
-lookups at any setting.)""",
+How often it shows depends on how often threads switch: the solution switches them every
+10 microseconds (sys.setswitchinterval), where the default 5 ms leaves about one run in
+four with no loss at all. (With the lab's hammer the loss is rare: its lookups spread
+over many types, so two threads seldom update the same counter at once. On a
+free-threaded build it loses lookups at any setting.)""",
         check=_check_lost_lookups,
         wrong=(0, -5, 10**9),
     ),
