@@ -7,6 +7,14 @@ directory. The server listens on a Unix socket in that directory only
 experiments, not for keeping data: ``fsync=off``, ``synchronous_commit=off``,
 ``full_page_writes=off``. ``stop()`` shuts it down and removes the directory.
 
+**Gone with its process.** ``pg_ctl`` runs the server as a daemon: it outlives the process
+that started it unless someone stops it. ``atexit`` is not enough (a Jupyter kernel that
+nbval, or a user, shuts down with ``now=True`` is killed, and ``atexit`` never runs; so is
+a test run killed by a timeout): each server every such run left behind kept running.
+So ``start()`` also starts a small *watchdog* process holding the read end of a pipe whose
+write end only this process has. When this process ends, however it ends, the pipe
+closes; the watchdog sees end-of-file, stops the server and removes the directory.
+
 PostgreSQL refuses to run as root. Run as root (a container, CI), the server runs as a
 system user made for it, ``goqueue-test`` (created with ``useradd`` if missing), through
 ``runuser``; the directory is handed to that user.
@@ -27,6 +35,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -47,6 +56,18 @@ SERVER_USER = "goqueue-test"
 SUPERUSER = "goqueue"
 DATABASE = "goqueue"
 START_TIMEOUT = 60.0  # seconds; only reached when the server cannot start
+
+# The watchdog: waits for end-of-file on its standard input (the starting process closed
+# it, or ended), then runs the stop command it was given (argv after the folder) and
+# removes the folder. It ignores SIGINT, so that Ctrl-C at a terminal, which reaches the
+# whole process group, does not stop it before it has done its work.
+_WATCHDOG = """
+import shutil, signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.stdin.buffer.read()
+subprocess.run(sys.argv[2:], capture_output=True, timeout=60)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
 
 SETTINGS = {
     "listen_addresses": "''",
@@ -135,10 +156,18 @@ class PostgresServer:
         self.dsn = f"host={self.folder} dbname={DATABASE} user={SUPERUSER}"
         self.user = server_user()
         self.started = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
         state = "running" if self.started else "stopped"
         return f"<PostgresServer {state} on a Unix socket in {self.folder}>"
+
+    def command(self, *argv: str) -> list[str]:
+        """The command line that runs one of the server's programs as the server's user."""
+        command = [str(self.binaries / argv[0]), *argv[1:]]
+        if self.user is not None:
+            command = ["runuser", "-u", self.user, "--", *command]
+        return command
 
     def run_binary(self, *argv: str, timeout: float = START_TIMEOUT) -> None:
         """Run one of the server's programs (``initdb``, ``pg_ctl``) as the server's user.
@@ -146,9 +175,7 @@ class PostgresServer:
         Raises:
             RuntimeError: the program failed; its standard error is in the message.
         """
-        command = [str(self.binaries / argv[0]), *argv[1:]]
-        if self.user is not None:
-            command = ["runuser", "-u", self.user, "--", *command]
+        command = self.command(*argv)
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, cwd=self.folder
         )
@@ -172,6 +199,7 @@ class PostgresServer:
         lines = [f"local all {role} scram-sha-256\n" for role in self.password_roles]
         (self.data / "pg_hba.conf").write_text("".join(lines) + "local all all trust\n")
         log = str(self.folder / "log")
+        self._watch()
         self.run_binary("pg_ctl", "-D", str(self.data), "-l", log, "-w", "start")
         self.started = True
         import psycopg
@@ -196,10 +224,28 @@ class PostgresServer:
         """Stop the server (fast shutdown) and remove its directory."""
         try:
             if self.started:
-                self.run_binary("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+                self.run_binary(*self._stop_argv())
                 self.started = False
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+            watchdog, self._watchdog = self._watchdog, None
+            if watchdog is not None:  # nothing left for it to do: let it end
+                assert watchdog.stdin is not None
+                watchdog.stdin.close()
+                watchdog.wait(START_TIMEOUT)
+
+    def _stop_argv(self) -> tuple[str, ...]:
+        return ("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def _watch(self) -> None:
+        """Start the watchdog that stops the server once this process has ended."""
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(self.folder), *self.command(*self._stop_argv())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not stopped by a terminal's Ctrl-C with this process
+        )
 
     def __enter__(self) -> PostgresServer:
         return self.start()

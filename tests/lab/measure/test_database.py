@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import unittest
+from pathlib import Path
 
 import pg
 import pytest
+from support import SLOW_BOUND, wait_until
 
 from goqueue.lab.measure.database import Database, NoDatabase, start_database
 from goqueue.lab.measure.pgserver import PostgresServer
@@ -49,3 +55,31 @@ def test_a_server_listens_on_its_socket_only_and_stop_removes_its_folder() -> No
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(f"host={server.folder} dbname=goqueue user=guarded password=no")
     assert not server.folder.exists() and not server.started
+
+
+@pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
+def test_a_server_is_stopped_when_the_process_that_started_it_is_killed() -> None:
+    """A kernel that nbval shuts down with ``now=True`` is SIGKILLed: no ``atexit`` runs.
+    The server must not outlive it (each such run used to leave one running)."""
+    starter = (
+        "import os, signal\n"
+        "from goqueue.lab.measure.pgserver import PostgresServer\n"
+        "server = PostgresServer().start()\n"
+        "pid = (server.data / 'postmaster.pid').read_text().split()[0]\n"
+        "print(server.folder, pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", starter], capture_output=True, text=True, timeout=SLOW_BOUND
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    folder, pid = done.stdout.split()
+    wait_until(lambda: not Path(folder).exists() and not running(int(pid)), SLOW_BOUND, 0.05)
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
