@@ -324,7 +324,7 @@ class PostgresStorage(JobStorage):
     # -- JobStorage -----------------------------------------------------------------
 
     def save_job(self, job: Job) -> None:
-        self._saving(job.id, job.status, self._sql.save, self._to_row(job))
+        self._save_as(job.id, job.status, self._sql.save, self._to_row(job))
 
     def get_job(self, job_id: str) -> Job | None:
         """Return a copy of the stored job, or None if there is none with that id.
@@ -337,10 +337,10 @@ class PostgresStorage(JobStorage):
 
     def update_job(self, job: Job) -> None:
         job_id, *rest = self._to_row(job)
-        if self._saving(job_id, job.status, self._sql.update, (*rest, job_id)) is None:
+        if self._save_as(job_id, job.status, self._sql.update, (*rest, job_id)) is None:
             raise JobNotFound(job.id)
 
-    def _saving(
+    def _save_as(
         self, job_id: str, status: JobStatus, query: str, params: Sequence[Any]
     ) -> tuple[Any, ...] | None:
         """Run *query*, which saves the job *job_id* as *status*; hold the job if it is
