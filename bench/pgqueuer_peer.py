@@ -17,8 +17,9 @@ there; P consumer processes (this file again, with ``--consume``) start, and eac
 ready once its LISTEN works: PgQueuer's own health check has made a round trip through
 NOTIFY, so the jobs' NOTIFY cannot be missed. Then N jobs are enqueued in one call (one
 ``INSERT``; PgQueuer's trigger sends the NOTIFY), and the clock runs from a UTC time taken
-just before that call to the last ``successful`` row in ``pgqueuer_log``: its ``created``
-is the time a consumer's batch of completions was committed. The queue is polled only
+just after that call returns (the jobs committed; goqueue's clock starts just before its
+COMMIT, a round trip earlier) to the last ``successful`` row in ``pgqueuer_log``: its
+``created`` is the time a consumer's batch of completions was committed. The queue is polled only
 every 0.1 s (a tight ``count(*)`` costs the server CPU the consumers would miss), and the
 poll's own time does not count.
 
@@ -180,8 +181,8 @@ async def measure(connection: asyncpg.Connection, kind: str, count: int) -> floa
     """Enqueue *count* jobs of *kind* at once; seconds until the last one completed."""
     queries = Queries(AsyncpgDriver(connection))
     names = queries.qbe.settings.qualified
-    started = datetime.now(timezone.utc)
     await queries.enqueue([kind] * count, [None] * count, [0] * count)
+    started = datetime.now(timezone.utc)  # committed: the consumers may start
     deadline = time.monotonic() + 600
     # Done jobs leave the queue table when their completion is logged.
     while await connection.fetchval(f"SELECT count(*) FROM {names.queue_table}") > 0:

@@ -19,6 +19,8 @@ import pytest
 from support import FAILURE_BOUND, SLOW_BOUND, wait_until
 
 from goqueue import Job, JobContext, JobStatus, Queue, StorageError
+from goqueue._pace import MAX_AHEAD
+from goqueue.storage import PendingJob
 
 pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
 
@@ -39,11 +41,17 @@ def outsider(dsn: str, schema: str) -> Iterator[PostgresStorage]:
 
 
 class Counting(PostgresStorage):
-    """Counts the outcomes saved per ``hand_over_jobs`` call."""
+    """Counts the outcomes saved per ``hand_over_jobs`` call, and notes the *limit* of
+    every ``reserve_due`` call."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sizes: list[int] = []
+        self.limits: list[int] = []
+
+    def reserve_due(self, limit: int) -> list[PendingJob]:
+        self.limits.append(limit)
+        return super().reserve_due(limit)
 
     def hand_over_jobs(self, jobs: list[Job]) -> None:
         super().hand_over_jobs(jobs)
@@ -85,6 +93,32 @@ def test_two_pools_run_each_job_once_and_save_outcomes_in_batches(
     saved = [size for storage in storages for size in storage.sizes]
     assert sum(saved) == len(jobs)
     assert len(saved) < len(jobs) / 2, f"outcomes saved in {len(saved)} statements"
+
+
+def test_fast_jobs_are_reserved_further_ahead_than_the_buffer_and_the_workers(
+    dsn: str, schema: str, outsider: PostgresStorage
+) -> None:
+    # A backlog of no-op jobs: thousands a second, far more than 2 workers and a buffer
+    # of 4 hold. The feeder's limit grows with that pace (goqueue._pace), up to its cap.
+    jobs = [Job(type="noop") for _ in range(1500)]
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        columns = "id, type, payload, max_retry, status, attempts, created_at, updated_at"
+        with conn.cursor().copy(f"COPY {schema}.jobs ({columns}) FROM STDIN") as copy:
+            for job in jobs:
+                copy.write_row(
+                    (job.id, "noop", "{}", 3, "pending", 0, job.created_at, job.created_at)
+                )
+    storage = Counting(dsn, schema=schema, pool_size=4)
+    try:
+        with Queue(workers=2, storage=storage) as queue:
+            queue.register_handler("noop", lambda ctx, payload: None)
+            wait_until(lambda: queue.statistics().completed == len(jobs), SLOW_BOUND, 0.01)
+    finally:
+        storage.close()
+    assert set(statuses(outsider)) == {JobStatus.COMPLETED}
+    base = 2 + 4  # the workers and the buffer
+    assert storage.limits[0] == base  # no pace known yet
+    assert base < max(storage.limits) <= base + MAX_AHEAD, storage.limits
 
 
 def test_a_pools_own_jobs_run_once_and_wait_reads_them_final(dsn: str, schema: str) -> None:

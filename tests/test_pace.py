@@ -1,0 +1,58 @@
+"""ReserveAhead: a pool on a storage that batches reserves by time, not by count.
+
+The feeder's limit is the buffer and the workers, plus what the pool runs in ``AHEAD``
+seconds at the pace measured over the last window: fast jobs are reserved in larger
+batches, long ones never further ahead than the count-based limit (no hoarding).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from goqueue._pace import AHEAD, MAX_AHEAD, WINDOW, ReserveAhead
+
+
+def test_before_any_pace_is_known_the_limit_is_the_buffer_and_the_workers() -> None:
+    pace = ReserveAhead(base=24)
+    assert (pace.limit, pace.refill) == (24, 6)
+    pace.update(done=0, now=100.0)  # the first look opens a window
+    assert (pace.limit, pace.refill) == (24, 6)
+
+
+@pytest.mark.parametrize("jobs_per_second", [100, 800, 3000])
+def test_the_limit_grows_by_what_runs_in_AHEAD_seconds(jobs_per_second: int) -> None:
+    pace = ReserveAhead(base=24)
+    pace.update(done=0, now=0.0)
+    pace.update(done=int(jobs_per_second * 2 * WINDOW), now=2 * WINDOW)
+    ahead = min(MAX_AHEAD, int(jobs_per_second * AHEAD))
+    assert pace.limit == 24 + ahead
+    assert pace.refill == (24 + ahead) // 4
+
+
+def test_a_window_shorter_than_WINDOW_changes_nothing() -> None:
+    pace = ReserveAhead(base=24)
+    pace.update(done=0, now=0.0)
+    pace.update(done=1000, now=WINDOW / 2)  # a burst, measured too briefly
+    assert pace.limit == 24
+    pace.update(done=1000, now=WINDOW)  # the window is over: 1,000 in WINDOW seconds
+    assert pace.limit == 24 + min(MAX_AHEAD, int(1000 / WINDOW * AHEAD))
+
+
+def test_the_extra_is_capped_whatever_the_pace() -> None:
+    pace = ReserveAhead(base=8)
+    pace.update(done=0, now=0.0)
+    pace.update(done=10**9, now=1.0)
+    assert pace.limit == 8 + MAX_AHEAD
+
+
+def test_long_jobs_and_an_idle_pool_get_the_count_based_limit_back() -> None:
+    pace = ReserveAhead(base=6)
+    pace.update(done=0, now=0.0)
+    pace.update(done=400, now=0.2)  # 2,000 jobs/s: widened
+    assert pace.limit > 6
+    pace.update(done=401, now=60.2)  # one job a minute since: nothing ahead
+    assert (pace.limit, pace.refill) == (6, 1)
+
+
+def test_a_pool_of_one_still_refills_one_at_a_time() -> None:
+    assert ReserveAhead(base=2).refill == 1
