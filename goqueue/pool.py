@@ -87,7 +87,7 @@ _NOT_RUN = RunOutcome(None)
 #: trip; and the most it saves at once. Workers do not wait for it, so the wait costs no
 #: throughput, only that much more time before a job reads as final. (Measured with
 #: bench/postgres_throughput.py, 8 processes of 8 workers, 10 ms jobs: 2 ms saved 5 runs a
-#: round trip, 10 ms about 9, and the CPU per job fell by a fifth.)
+#: round trip, 10 ms about 12, and the workers' CPU per job fell by about a sixth.)
 OUTCOME_LINGER = 0.010
 OUTCOME_BATCH = 256
 
