@@ -71,7 +71,7 @@ class ReserveAhead:
         span = now - self._since
         if span < WINDOW:
             return
-        pace = (done - self._done_then) / span
+        pace = max(0, done - self._done_then) / span
         ahead = min(MAX_AHEAD, int(pace * AHEAD))
         self.limit = self.base + ahead
         self.refill = max(1, self.limit // 4)

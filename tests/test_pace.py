@@ -56,3 +56,10 @@ def test_long_jobs_and_an_idle_pool_get_the_count_based_limit_back() -> None:
 
 def test_a_pool_of_one_still_refills_one_at_a_time() -> None:
     assert ReserveAhead(base=2).refill == 1
+
+
+def test_a_count_that_went_down_never_shrinks_the_limit_below_the_base() -> None:
+    pace = ReserveAhead(base=12)
+    pace.update(done=5000, now=0.0)
+    pace.update(done=40, now=1.0)
+    assert (pace.limit, pace.refill) == (12, 3)
