@@ -18,6 +18,7 @@ import pg
 import pytest
 from support import FAILURE_BOUND, SLOW_BOUND, wait_until
 
+import goqueue.pool
 from goqueue import Job, JobContext, JobStatus, Queue, StorageError
 from goqueue._pace import MAX_AHEAD
 from goqueue.storage import PendingJob
@@ -119,6 +120,25 @@ def test_fast_jobs_are_reserved_further_ahead_than_the_buffer_and_the_workers(
     base = 2 + 4  # the workers and the buffer
     assert storage.limits[0] == base  # no pace known yet
     assert base < max(storage.limits) <= base + MAX_AHEAD, storage.limits
+
+
+def test_on_an_idle_pool_an_outcome_is_saved_without_the_linger(
+    dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The completer lingers only while runs keep ending. With a linger longer than
+    # FAILURE_BOUND, a completer that lingered after a lone run would make wait() time out
+    # (and the stop wait out the linger: slow to fail, but it ends).
+    monkeypatch.setattr(goqueue.pool, "OUTCOME_LINGER", 2 * FAILURE_BOUND)
+    storage = Counting(dsn, schema=schema, pool_size=4)
+    try:
+        with Queue(workers=2, storage=storage) as queue:
+            queue.register_handler("email", lambda ctx, payload: None)
+            for n in range(3):
+                job = queue.submit_job("email", {"n": n})
+                assert queue.wait(job.id, FAILURE_BOUND).status is JobStatus.COMPLETED
+    finally:
+        storage.close()
+    assert storage.sizes == [1, 1, 1]
 
 
 def test_a_pools_own_jobs_run_once_and_wait_reads_them_final(dsn: str, schema: str) -> None:
