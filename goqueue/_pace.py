@@ -19,19 +19,25 @@ long jobs, a few dozen for 10 ms ones. The pace is measured from jobs that left 
 pool's hands (run, or final) over windows of at least ``WINDOW`` seconds, so a pool
 that idled starts a burst from the count-based limit and widens within a window.
 
->>> pace = ReserveAhead(base=24)
+>>> import threading
+>>> lock = threading.RLock()
+>>> pace = ReserveAhead(lock, base=24)
 >>> pace.limit, pace.refill
 (24, 6)
->>> pace.update(done=0, now=0.0)      # the first look: no pace yet
->>> pace.update(done=80, now=0.1)     # 800 jobs/s: 50 ms of them ahead, 40
+>>> with lock:
+...     pace.update(done=0, now=0.0)   # the first look: no pace yet
+...     pace.update(done=80, now=0.1)  # 800 jobs/s: 50 ms of them ahead, 40
 >>> pace.limit, pace.refill
 (64, 16)
->>> pace.update(done=80, now=0.5)     # idle since: back to the count-based limit
+>>> with lock:
+...     pace.update(done=80, now=0.5)  # idle since: back to the count-based limit
 >>> pace.limit
 24
 """
 
 from __future__ import annotations
+
+import threading
 
 __all__ = ["AHEAD", "MAX_AHEAD", "WINDOW", "ReserveAhead"]
 
@@ -47,14 +53,18 @@ class ReserveAhead:
     """The feeder's limit on jobs held (reserved, buffered or running) and its refill
     mark: it asks for more once ``refill`` of the ``limit`` are free again.
 
-    Not thread-safe: the pool calls it under its lock.
+    Runs on its owner's lock: ``update`` must be called with *lock* held, and the fields
+    are read under it.
 
     Args:
+        lock: the owner's lock (the worker pool's).
         base: the count-based limit, the buffer size plus the worker count (>= 1).
     """
 
-    def __init__(self, base: int) -> None:
+    def __init__(self, lock: threading.RLock, base: int) -> None:
+        self._held = lock._is_owned  # type: ignore[attr-defined]
         self.base = base
+        # All fields below are guarded by *lock*.
         self.limit = base
         # A quarter: batches large enough to be worth a round trip, asked for early
         # enough that three quarters are still in hand while the answer comes.
@@ -65,6 +75,7 @@ class ReserveAhead:
     def update(self, done: int, now: float) -> None:
         """Note that *done* jobs (a running count) have left the pool's hands by *now*
         (``time.monotonic()``); at the end of a window, set the limit to the new pace."""
+        assert self._held(), "called without the owner's lock"
         if self._since is None:
             self._since, self._done_then = now, done
             return

@@ -186,7 +186,7 @@ class WorkerPool:
         # How many jobs the feeder may hold, and how much room it waits for before it
         # takes on more (see _wait_for_room); on a storage that batches, widened by the
         # pace jobs run at, and a worker that frees room notifies _room_freed.
-        self._reserve = ReserveAhead(buffer_size + worker_count)
+        self._reserve = ReserveAhead(self._lock, buffer_size + worker_count)
         self._room_freed = threading.Condition(self._lock)
         self._feeder_waiting = False
         # On a storage that batches: runs whose outcomes the completer saves and records
