@@ -483,8 +483,9 @@ class PostgresStorage(JobStorage):
         No payloads. When there are more, the list holds the oldest jobs that are due
         first, then the retries that are not due yet, soonest first, so that a crowd of
         far-off retries never hides jobs that could run now; the list itself is in the
-        order the jobs were saved. (A worker pool does not read it: it reserves jobs,
-        see ``reserve_due``.)
+        order the jobs were saved. (A worker pool reads it only as it starts, so that a
+        storage that cannot be read fails ``start()``; it takes on jobs with
+        ``reserve_due``.)
         """
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
         return [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
