@@ -229,7 +229,8 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
             watchdog, self._watchdog = self._watchdog, None
-            if watchdog is not None:  # nothing left for it to do: let it end
+            if watchdog is not None:  # end it: at end-of-file it runs its stop once
+                # more, which finds nothing left to stop (a harmless second pg_ctl)
                 assert watchdog.stdin is not None
                 watchdog.stdin.close()
                 watchdog.wait(START_TIMEOUT)
