@@ -26,6 +26,15 @@ a lease ends; and over a network a claim can go through while its answer is lost
 outcome fail to be saved. Such a job is leased to this owner but held by nobody, so its
 lease is not renewed: it runs out, and the job is run again (at least once).
 
+**Lock order.** A statement that changes many rows (a heartbeat's renewal, a batch of
+outcomes) locks them one at a time and waits for any row another transaction holds. Two
+such statements over the same rows in different orders deadlock, and the server breaks
+the cycle only after ``deadlock_timeout`` (1 s by default): long enough for the leases of
+a live host to run out, and for its jobs to run twice. So the statements that need not
+wait never do (the renewal, the recovery and ``close()`` skip a locked row: it is being
+saved, given back or taken back), and the two that must (saving outcomes, giving back
+reserved jobs) lock their rows in one order, by id.
+
 **Wake-ups.** Saving a pending job sends ``NOTIFY <schema>_jobs`` in the same statement
 (so the notice goes out when the job is committed, never before). ``wait_for_jobs`` waits
 for such a notice on a connection of its own that ``LISTEN``\\s: an idle worker pool on
@@ -541,11 +550,11 @@ class PostgresStorage(JobStorage):
         """
         with self._reserved_lock:
             held = list(self._held)
-        row = self._one(self._sql.recover, (INTERRUPTED, self.owner, held))
+        row = self._one(self._sql.recover, (self.owner, held, INTERRUPTED))
         return int(row[0]) if row is not None else 0
 
     def _recover(self, conn: psycopg.Connection[Any]) -> int:
-        row = conn.execute(self._sql.recover, (INTERRUPTED, self.owner, [])).fetchone()
+        row = conn.execute(self._sql.recover, (self.owner, [], INTERRUPTED)).fetchone()
         return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
@@ -613,7 +622,7 @@ class PostgresStorage(JobStorage):
         """Move the lease of every job this storage holds ``lease`` seconds ahead."""
         with self._reserved_lock:
             held = list(self._held)
-        return self._count(self._sql.renew, (self.lease, self.owner, held)) if held else 0
+        return self._count(self._sql.renew, (self.owner, held, self.lease)) if held else 0
 
     def _hold(self, job_ids: list[str]) -> None:
         """This storage runs (or has reserved) these jobs now: renew their leases."""

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import pg
 import pytest
-from support import FAILURE_BOUND, join_all, start_all, wait_until
+from support import FAILURE_BOUND, join_all, run_in_thread, start_all, wait_until
 
 from goqueue import (
     Job,
@@ -39,6 +39,8 @@ if pg.unavailable() is None:
         PENDING_BATCH,
         PostgresStorage,
     )
+
+_T = TypeVar("_T")
 
 
 @pytest.fixture
@@ -637,3 +639,125 @@ def test_only_the_jobs_a_storage_holds_are_renewed_and_kept_from_its_own_recover
     back = storage.get_job(orphan.id)
     assert back is not None
     assert (back.status, back.error) == (JobStatus.PENDING, INTERRUPTED)
+
+
+# -- statements over many rows never deadlock --------------------------------------------
+#
+# Two statements that each lock many rows, in two orders, deadlock: each holds a row the
+# other waits for. The server ends one only after deadlock_timeout (1 s), and a heartbeat
+# stuck that long lets short leases run out: another host ran a job again whose runner
+# lived (seen in test_postgres_worker's crash test, about one run in ten). The heartbeat,
+# the recovery and close() therefore skip a row another transaction holds; the saves
+# and give-backs, which must wait, lock their rows in one order.
+
+
+def bounded(call: Callable[[], _T]) -> _T:
+    """*call*'s result, from a thread; fail (instead of hanging) if it waits on."""
+    results: list[_T] = []
+    thread = run_in_thread(lambda: results.append(call()))
+    thread.join(FAILURE_BOUND)
+    assert not thread.is_alive(), "the call waited for a row another transaction holds"
+    return results[0]
+
+
+def hold_row(conn: psycopg.Connection[Any], schema: str, job_id: str) -> None:
+    """Lock a job's row in *conn*'s open transaction (rolled back by the caller)."""
+    conn.execute(f"SELECT 1 FROM {schema}.jobs WHERE id = %s FOR UPDATE", (job_id,))
+
+
+def test_the_heartbeat_renews_around_a_row_another_transaction_holds(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a") for _ in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+        assert storage.claim_job(job.id) is not None
+    with psycopg.connect(dsn) as other:
+        hold_row(other, schema, jobs[1].id)  # as the completer's save of it would
+        try:
+            assert bounded(storage._renew_leases) == 2
+        finally:
+            other.rollback()
+    assert storage._renew_leases() == 3  # the next beat renews it
+
+
+def test_a_recovery_takes_back_around_a_row_another_transaction_holds(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a") for _ in range(3)]
+    for job in jobs:
+        storage.save_job(job)
+    sql(  # three jobs of a host that stopped renewing a second ago
+        dsn,
+        f"UPDATE {schema}.jobs SET status = 'processing', attempts = 1, owner = 'gone',"
+        " lease_expires_at = clock_timestamp() - interval '1 second'",
+    )
+    with psycopg.connect(dsn) as other:
+        hold_row(other, schema, jobs[0].id)  # its late save, say
+        try:
+            assert bounded(storage.recover_expired) == 2
+        finally:
+            other.rollback()
+    assert storage.recover_expired() == 1
+
+
+def test_closing_ends_leases_around_a_row_another_transaction_holds(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    jobs = [Job(type="a") for _ in range(2)]
+    for job in jobs:
+        storage.save_job(job)
+        assert storage.claim_job(job.id) is not None
+    with psycopg.connect(dsn) as other:
+        hold_row(other, schema, jobs[0].id)
+        try:
+            bounded(storage.close)
+        finally:
+            other.rollback()
+    skipped, ended = (lease_of(dsn, schema, job.id)[2] for job in jobs)
+    assert skipped is not None and skipped > 1  # its lease runs out by itself
+    assert ended is not None and ended <= 0  # another host may take it now
+
+
+def test_saves_of_the_same_jobs_in_opposite_orders_both_go_through(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    """Both saves wait for a row a third transaction holds, then for each other: locking
+    in one order (by id), the second waits for the first instead of holding a row it wants."""
+    jobs = []
+    for _ in range(6):
+        job = Job(type="a")
+        storage.save_job(job)
+        claimed = storage.claim_job(job.id)
+        assert claimed is not None
+        claimed.mark_completed()
+        jobs.append(claimed)
+    by_id = sorted(jobs, key=lambda job: job.id)
+    errors: list[BaseException] = []
+
+    def save(batch: list[Job]) -> None:
+        try:
+            storage.hand_over_jobs(batch)
+        except BaseException as err:  # a deadlock's StorageBusy, reported below
+            errors.append(err)
+
+    with psycopg.connect(dsn) as other:
+        hold_row(other, schema, by_id[3].id)
+        try:
+            first = run_in_thread(lambda: save(by_id[::-1]))
+            wait_until(lambda: waiting_for_locks(dsn) == 1, poll=0.01)
+            second = run_in_thread(lambda: save(by_id))
+            wait_until(lambda: waiting_for_locks(dsn) == 2, poll=0.01)
+        finally:
+            other.rollback()
+        join_all([first, second])
+    assert errors == []
+    saved = [storage.get_job(job.id) for job in jobs]
+    assert {job.status for job in saved if job is not None} == {JobStatus.COMPLETED}
+    assert None not in saved
+
+
+def waiting_for_locks(dsn: str) -> int:
+    """How many of the server's sessions wait for a lock now."""
+    [(count,)] = sql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    return int(count)
