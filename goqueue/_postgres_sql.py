@@ -85,13 +85,15 @@ class Statements:
         in_order = f"SELECT seq FROM {jobs} WHERE id = ANY(%s::text[])"
         locked = " ORDER BY id FOR UPDATE"
         # Outcomes of many runs (hand_over_jobs): one array a column, no owner or lease
-        # left; the ids stored, and one notice if a retry is among them.
+        # left; the ids stored, and one notice if a retry is among them. A row another
+        # owner holds is left alone: its lease ran out here and that owner runs it now.
         self.hand_over = (
             "WITH v AS (SELECT e->>0 AS id, e->>1 AS type, e->2 AS payload,"
             " (e->>3)::integer AS max_retry, e->>4 AS status, (e->>5)::integer AS attempts,"
             " e->>6 AS error, (e->>7)::timestamptz AS created_at,"
             " (e->>8)::timestamptz AS updated_at, (e->>9)::timestamptz AS next_attempt_at"
-            f" FROM json_array_elements(%s::json) AS e), mine AS ({in_order}{locked}),"
+            f" FROM json_array_elements(%s::json) AS e), mine AS ({in_order}"
+            f" AND (owner IS NULL OR owner = %s){locked}),"
             f" changed AS (UPDATE {jobs} AS j"
             " SET type = v.type, payload = v.payload, max_retry = v.max_retry,"
             " status = v.status, attempts = v.attempts, error = v.error,"
@@ -102,6 +104,7 @@ class Statements:
             " FROM changed"
         )
         self.get = f"SELECT {_COLUMNS} FROM {jobs} WHERE id = %s"
+        self.owners = f"SELECT id, owner FROM {jobs} WHERE id = ANY(%s::text[])"
         # Job.mark_running in SQL: processing, one more attempt, no due time.
         self.claim = (
             f"UPDATE {jobs} SET status = '{_PROCESSING}', attempts = attempts + 1,"

@@ -11,7 +11,8 @@ Every message is lowercase and names the thing that is wrong::
      ├── PayloadNotStorable    (also a TypeError)    a payload value JSON cannot hold
      ├── StorageError                                a storage failed; names it and the cause
      │    ├── StorageBusy                            transient (database locked): try again
-     │    └── JobCorrupted                           a stored job cannot be read back
+     │    ├── JobCorrupted                           a stored job cannot be read back
+     │    └── LeaseLost                              a late outcome: another process has the job
      └── QueueStateError       (also a RuntimeError) start twice, submit before start
           ├── QueueClosed                            submit after stop
           └── QueueFull                              submit timed out on a full buffer
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidTransition",
     "JobCorrupted",
     "JobNotFound",
+    "LeaseLost",
     "PayloadNotStorable",
     "QueueClosed",
     "QueueFull",
@@ -108,6 +110,24 @@ class JobCorrupted(StorageError):
 
     Attributes:
         job_id: the job that cannot be read.
+    """
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class LeaseLost(StorageError):
+    """A run's outcome was not saved: the job is another process's now.
+
+    The job's lease ran out while it ran here (the process stalled, or could not reach
+    the storage for longer than the lease), and another process took the job over; its
+    run, not this one, decides the job's outcome. The job runs at least once, as after a
+    crash. Saving this late outcome over it would end or reschedule a job that another
+    process is running.
+
+    Attributes:
+        job_id: the job whose outcome was not saved.
     """
 
     def __init__(self, message: str, job_id: str) -> None:

@@ -80,11 +80,18 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._leases import start_heartbeat
 from ._postgres_sql import CREATE, Statements, job_from_row, outcome_row
-from .errors import JobCorrupted, JobNotFound, QueueStateError, StorageBusy, StorageError
+from .errors import (
+    JobCorrupted,
+    JobNotFound,
+    LeaseLost,
+    QueueStateError,
+    StorageBusy,
+    StorageError,
+)
 from .job import Job, JobStatus
 from .sqlite_storage import INTERRUPTED
 from .storage import JobStorage, PendingJob
@@ -363,10 +370,24 @@ class PostgresStorage(JobStorage):
             if not running:
                 self._let_go([job_id])
 
-    def hand_over_jobs(self, jobs: list[Job]) -> None:
-        """Save the outcomes of many runs in one statement (one transaction: all or none).
+    def hand_over_job(self, job: Job) -> None:
+        """Save a run's outcome, as ``hand_over_jobs`` does (not over another owner's run).
 
         Raises:
+            JobNotFound: the job is not stored.
+            LeaseLost: another process holds the job now; nothing is saved.
+        """
+        self.hand_over_jobs([job])
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        """Save the outcomes of many runs in one statement (one transaction).
+
+        A job another owner holds now is left as it is: its lease ran out while it ran
+        here, and that owner took it over (see ``LeaseLost``). Saving the same outcome
+        twice is harmless.
+
+        Raises:
+            LeaseLost: another process holds a job now (the others are saved).
             JobNotFound: a job is not stored (the others are saved).
         """
         if not jobs:
@@ -376,11 +397,12 @@ class PostgresStorage(JobStorage):
         document = json.dumps([outcome_row(job) for job in jobs], allow_nan=False)
         ids = [job.id for job in jobs]
         try:
-            stored = {row[0] for row in self._all(self._sql.hand_over, (document, ids))}
+            rows = self._all(self._sql.hand_over, (document, ids, self.owner))
         finally:
             self._let_go(ids)  # saved, or to be run again once the lease runs out
-        if len(stored) < len(jobs):
-            raise JobNotFound(next(job_id for job_id in ids if job_id not in stored))
+        if len(rows) < len(jobs):
+            stored = {row[0] for row in rows}
+            self._refused([job_id for job_id in ids if job_id not in stored])
 
     def claim_job(self, job_id: str) -> Job | None:
         """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.
@@ -635,6 +657,20 @@ class PostgresStorage(JobStorage):
     def _let_go(self, job_ids: list[str]) -> None:
         with self._reserved_lock:
             self._held.difference_update(job_ids)
+
+    def _refused(self, job_ids: list[str]) -> NoReturn:
+        """Raise why the outcomes of *job_ids* were not saved: held by another owner, or
+        not stored."""
+        owners = dict(self._all(self._sql.owners, (job_ids,)))
+        for job_id in job_ids:
+            if job_id in owners:
+                raise LeaseLost(
+                    f"postgres storage {self.server}: the outcome of job {job_id} was not"
+                    f" saved: its lease ran out while it ran here, and another process"
+                    f" ({owners[job_id]}) took it over and runs it again",
+                    job_id=job_id,
+                )
+        raise JobNotFound(job_ids[0])
 
     def _read(self, row: tuple[Any, ...]) -> Job:
         try:

@@ -12,7 +12,7 @@ from typing import NamedTuple, TypeVar
 
 from .backoff import BackoffPolicy, checked_delay
 from .context import JobContext
-from .errors import JobCorrupted, StorageBusy, UnknownJobType
+from .errors import JobCorrupted, LeaseLost, StorageBusy, UnknownJobType
 from .job import Job, JobStatus, error_text
 from .payload import copy_payload
 from .registry import Handler, Registry
@@ -138,7 +138,10 @@ class JobProcessor:
         bounded backoff (``retry_transient``); a failure that outlasts it is logged and
         reported in the outcome (``RunOutcome.stored`` is False): the job is then *not*
         final in the storage, and the pool reports it as undelivered instead of counting
-        it. A ``BaseException`` from the handler fails the job and is logged.
+        it. If another process took the job over while it ran here (its lease ran out:
+        ``LeaseLost``), the outcome is dropped with a warning and the run counts as not
+        run here (status None): that process's run decides. A ``BaseException`` from the
+        handler fails the job and is logged.
 
         Args:
             job_id: the job to run; nothing is run unless it is pending.
@@ -190,6 +193,8 @@ class JobProcessor:
                 self.storage.hand_over_job(job)
             except StorageBusy:
                 retry_transient(self.storage.hand_over_job, job)
+        except LeaseLost as err:
+            return _taken_over(err, status)
         except BaseException:
             log.error(
                 "job %s ran, but its outcome (%s) could not be saved", job_id, status, exc_info=True
@@ -205,10 +210,13 @@ class JobProcessor:
 
         Never raises. If the batch fails (after ``retry_transient``), each job is handed
         over again on its own, so that one bad job does not leave the others unsaved.
+        A run whose job another process took over (``LeaseLost``) gets status None.
         """
         try:
             retry_transient(self.storage.hand_over_jobs, [job for job, _ in runs])
             return [outcome for _, outcome in runs]
+        except LeaseLost:
+            pass  # the others are saved; each is handed over again below, to find which
         except BaseException:
             log.warning("saving %d outcomes at once failed; saving each", len(runs), exc_info=True)
         outcomes = []
@@ -216,6 +224,8 @@ class JobProcessor:
             try:
                 retry_transient(self.storage.hand_over_job, job)
                 outcomes.append(outcome)
+            except LeaseLost as err:
+                outcomes.append(_taken_over(err, outcome.status))
             except BaseException:
                 log.error(
                     "job %s ran, but its outcome (%s) could not be saved",
@@ -270,6 +280,12 @@ def retry_transient(call: Callable[[_A], _R], argument: _A) -> _R:
         except StorageBusy:
             time.sleep(delay)
     return call(argument)
+
+
+def _taken_over(err: LeaseLost, status: JobStatus | None) -> RunOutcome:
+    """The outcome of a run whose job another process took over: not this run's."""
+    log.warning("job %s: this run's outcome (%s) is dropped: %s", err.job_id, status, err)
+    return _NOT_RUN
 
 
 def _fail(job: Job, exc: BaseException, backoff: BackoffPolicy | None) -> float:

@@ -36,7 +36,8 @@ runs for an hour keeps its owner. A process that dies stops renewing; once its l
 run out, its jobs are taken back: put back to ``pending`` when a storage opens the file
 (``recover=True``, the default) or calls ``recover_expired()``. The jobs of a live process
 are not taken, so two processes on one file do not run one job at once, as long as the
-heartbeat keeps up (a process frozen for longer than the lease loses its jobs). Oban,
+heartbeat keeps up (a process frozen for longer than the lease loses its jobs, and
+when it wakes its outcome is refused with ``LeaseLost`` if another took the job). Oban,
 river and procrastinate also take abandoned jobs back after a time; procrastinate, like
 this storage, counts it from a heartbeat. ``close()`` ends the leases of the jobs still
 running under it at once: its process can no longer save their outcome. Rows written by
@@ -94,7 +95,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._leases import start_heartbeat
-from .errors import JobCorrupted, JobNotFound, QueueStateError, StorageBusy, StorageError
+from .errors import (
+    JobCorrupted,
+    JobNotFound,
+    LeaseLost,
+    QueueStateError,
+    StorageBusy,
+    StorageError,
+)
 from .job import Job, JobStatus, check_max_retry
 from .storage import JobStorage, PendingJob
 
@@ -152,6 +160,12 @@ _RECOVER = (
 # SQLITE_LOCKED), and the messages that carry them on Python 3.10 (no sqlite_errorcode).
 _BUSY_CODES = (5, 6)
 _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+# Every column of a job's row, and its owner and lease (``SQLiteStorage._to_row``).
+_UPDATE = (
+    "UPDATE jobs SET type = ?, payload = ?, max_retry = ?, status = ?, attempts = ?,"
+    " error = ?, created_at = ?, updated_at = ?, next_attempt_at = ?, owner = ?,"
+    " lease_expires_at = ?"
+)
 
 
 class SQLiteStorage(JobStorage):
@@ -345,16 +359,36 @@ class SQLiteStorage(JobStorage):
     def update_job(self, job: Job) -> None:
         job_id, *rest = self._to_row(job)
         with self._transaction() as db:
-            changed = db.execute(
-                "UPDATE jobs SET type = ?, payload = ?, max_retry = ?, status = ?,"
-                " attempts = ?, error = ?, created_at = ?, updated_at = ?,"
-                " next_attempt_at = ?, owner = ?, lease_expires_at = ? WHERE id = ?",
-                (*rest, job_id),
-            ).rowcount
+            changed = db.execute(f"{_UPDATE} WHERE id = ?", (*rest, job_id)).rowcount
             if changed == 0:
                 raise JobNotFound(job.id)
             if job.status is JobStatus.PROCESSING:
                 self._start_heartbeat()
+
+    def hand_over_job(self, job: Job) -> None:
+        """Save a run's outcome, unless another owner holds the job now.
+
+        Raises:
+            JobNotFound: the job is not stored.
+            LeaseLost: its lease ran out while it ran here and another process took it
+                over; nothing is saved (that process's run decides).
+        """
+        job_id, *rest = self._to_row(job)
+        with self._transaction() as db:
+            mine = " WHERE id = ? AND (owner IS NULL OR owner = ?)"
+            if db.execute(_UPDATE + mine, (*rest, job_id, self.owner)).rowcount:
+                if job.status is JobStatus.PROCESSING:
+                    self._start_heartbeat()
+                return
+            row = db.execute("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job.id)
+        raise LeaseLost(
+            f"sqlite storage {os.fspath(self.path)!r}: the outcome of job {job.id} was not"
+            f" saved: its lease ran out while it ran here, and another process ({row[0]})"
+            " took it over and runs it again",
+            job_id=job.id,
+        )
 
     def claim_job(self, job_id: str) -> Job | None:
         """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.

@@ -83,6 +83,8 @@ class JobStorage(abc.ABC):
 
         Raises:
             JobNotFound: no job with ``job.id`` is stored.
+            LeaseLost: (a storage several processes share) the job's lease ran out
+                while it ran, and another process holds it now; nothing is saved.
         """
         self.update_job(job)
 

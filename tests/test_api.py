@@ -38,6 +38,7 @@ def test_public_api_is_pinned() -> None:
         "JobProcessor",
         "JobStatus",
         "JobStorage",
+        "LeaseLost",
         "MemoryStorage",
         "PayloadNotStorable",
         "PendingJob",
@@ -73,6 +74,7 @@ def test_error_tree() -> None:
         "InvalidTransition",
         "JobCorrupted",
         "JobNotFound",
+        "LeaseLost",
         "PayloadNotStorable",
         "QueueClosed",
         "QueueFull",
@@ -91,6 +93,7 @@ def test_error_tree() -> None:
         errors.QueueFull: errors.QueueStateError,
         errors.StorageBusy: errors.StorageError,
         errors.JobCorrupted: errors.StorageError,
+        errors.LeaseLost: errors.StorageError,
     }
     for error, parent in parents.items():
         assert issubclass(error, errors.GoQueueError)

@@ -196,13 +196,12 @@ class RefusingOne(PostgresStorage):
 
     def _all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if query == self._sql.hand_over:
-            raise StorageError("batch refused")
+            ids = params[1]
+            if len(ids) > 1:
+                raise StorageError("batch refused")
+            if ids == [self.refused]:
+                raise StorageError("refused")
         return super()._all(query, params)
-
-    def _one(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        if query == self._sql.update and params[-1] == self.refused:
-            raise StorageError("refused")
-        return super()._one(query, params)
 
 
 def test_an_outcome_the_storage_refuses_is_undelivered_and_the_others_are_saved(

@@ -23,11 +23,14 @@ from goqueue import (
     Job,
     JobCorrupted,
     JobNotFound,
+    JobProcessor,
     JobStatus,
+    LeaseLost,
     QueueStateError,
     StorageBusy,
     StorageError,
 )
+from goqueue.processor import RunOutcome
 
 pytestmark = pytest.mark.skipif(pg.unavailable() is not None, reason=str(pg.unavailable()))
 
@@ -761,3 +764,87 @@ def waiting_for_locks(dsn: str) -> int:
     """How many of the server's sessions wait for a lock now."""
     [(count,)] = sql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
     return int(count)
+
+
+# -- a late outcome ------------------------------------------------------------------------
+
+
+def taken_over(dsn: str, schema: str, late: PostgresStorage, job: Job) -> PostgresStorage:
+    """*late* claimed *job* and stalled past its lease; another host took the job back and
+    claimed it. Returns that host (the caller closes it)."""
+    assert late.claim_job(job.id) is not None
+    sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp() WHERE id = %s", job.id)
+    other = PostgresStorage(dsn, schema=schema)  # opening takes expired leases back
+    assert other.recovered == 1
+    assert other.claim_job(job.id) is not None
+    return other
+
+
+def test_a_late_outcome_is_not_saved_over_a_job_another_host_took_over(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    lost, kept = Job(type="a"), Job(type="a")
+    storage.save_job(lost)
+    storage.save_job(kept)
+    other = taken_over(dsn, schema, storage, lost)
+    try:
+        late = storage.get_job(lost.id)  # what the stalled run would hand over
+        assert late is not None
+        late.status, late.attempts = JobStatus.COMPLETED, 1
+        run = storage.claim_job(kept.id)
+        assert run is not None
+        run.mark_completed()
+        with pytest.raises(LeaseLost, match=rf"job {lost.id} .*{other.owner}") as info:
+            storage.hand_over_jobs([late, run])
+        assert info.value.job_id == lost.id
+        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)  # untouched
+        saved = storage.get_job(kept.id)
+        assert saved is not None and saved.status is JobStatus.COMPLETED  # the other one
+        storage.hand_over_jobs([run])  # saving the same outcome again is harmless
+        with pytest.raises(LeaseLost):
+            storage.hand_over_job(late)
+        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)
+    finally:
+        other.close()
+
+
+def test_a_late_outcome_ends_a_job_taken_back_that_nobody_runs_yet(
+    dsn: str, schema: str, storage: PostgresStorage
+) -> None:
+    job = Job(type="a")
+    storage.save_job(job)
+    run = storage.claim_job(job.id)
+    assert run is not None
+    sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp()")
+    with PostgresStorage(dsn, schema=schema) as other:
+        assert other.recovered == 1  # pending again, nobody's
+        run.mark_completed()
+        storage.hand_over_jobs([run])
+        assert other.claim_job(job.id) is None  # done: not run a second time
+    saved = storage.get_job(job.id)
+    assert saved is not None and saved.status is JobStatus.COMPLETED
+
+
+def test_a_worker_drops_the_outcome_of_a_job_taken_over_and_saves_the_rest(
+    dsn: str, schema: str, storage: PostgresStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    lost, kept = Job(type="a"), Job(type="a")
+    storage.save_job(lost)
+    storage.save_job(kept)
+    other = taken_over(dsn, schema, storage, lost)
+    try:
+        late = storage.get_job(lost.id)
+        assert late is not None
+        late.status, late.attempts = JobStatus.COMPLETED, 1
+        run = storage.claim_job(kept.id)
+        assert run is not None
+        run.mark_completed()
+        done = RunOutcome(JobStatus.COMPLETED)
+        outcomes = JobProcessor(storage).hand_over_all([(late, done), (run, done)])
+        assert outcomes == [RunOutcome(None), done]  # the lost run counts as not run here
+        assert f"job {lost.id}: this run's outcome (completed) is dropped" in caplog.text
+        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)
+        saved = storage.get_job(kept.id)
+        assert saved is not None and saved.status is JobStatus.COMPLETED
+    finally:
+        other.close()
