@@ -55,6 +55,13 @@ _TAKE = "UPDATE jobs SET worker = '{me}' WHERE id = "
 _READ = "SELECT n FROM counter"
 _WRITE = "UPDATE counter SET n = {next}"
 _SERIAL = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+#: A step that sends nothing: the connection waits until the server ends its blocked
+#: statement (grants the lock, or cancels the statement, as its deadlock check does).
+AWAIT = "(waits on)"
+#: B looks for a deadlock after 0.25 s of waiting instead of the server's 1 s, so that B,
+#: which closes the cycle, is the one the server cancels, every run (A's check comes 1 s
+#: after A began to wait, by when B's has broken the cycle).
+_QUICK_CHECK = "SET LOCAL deadlock_timeout = '250ms'"
 #: The isolation levels PostgreSQL tells apart (READ UNCOMMITTED is READ COMMITTED there).
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
@@ -90,6 +97,12 @@ def _every_increment_counted(state: str, read: dict[str, Any], committed: int) -
     if state == f"n = {committed}":
         return ""
     return f"lost update: {committed} increments committed, but {state}"
+
+
+def _both_committed(state: str, read: dict[str, Any], committed: int) -> str:
+    if committed == 2:
+        return ""
+    return f"deadlock: the server cancelled a transaction; {committed} of 2 committed"
 
 
 def _one_job_each(state: str, read: dict[str, Any], committed: int) -> str:
@@ -171,6 +184,41 @@ SQL_RACES: dict[str, SqlRace] = {
     ),
     "claim for update": _claims(_claim_in_one("FOR UPDATE")),
     "skip locked": _claims(_claim_in_one("FOR UPDATE SKIP LOCKED")),
+    # Two transactions that each change jobs 1 and 2 (a heartbeat renewing leases, a save
+    # of a batch of outcomes), in opposite orders, then in one order.
+    "deadlock": SqlRace(
+        JOBS,
+        (
+            ("A", "BEGIN"),
+            ("A", _TAKE + "1"),
+            ("B", "BEGIN"),
+            ("B", _QUICK_CHECK),
+            ("B", _TAKE + "2"),
+            ("A", _TAKE + "2"),
+            ("B", _TAKE + "1"),
+            ("B", AWAIT),
+            ("B", "ROLLBACK"),
+            ("A", "COMMIT"),
+        ),
+        _JOBS_STATE,
+        _both_committed,
+    ),
+    "one lock order": SqlRace(
+        JOBS,
+        (
+            ("A", "BEGIN"),
+            ("A", _TAKE + "1"),
+            ("B", "BEGIN"),
+            ("B", _QUICK_CHECK),
+            ("B", _TAKE + "1"),
+            ("A", _TAKE + "2"),
+            ("A", "COMMIT"),
+            ("B", _TAKE + "2"),
+            ("B", "COMMIT"),
+        ),
+        _JOBS_STATE,
+        _both_committed,
+    ),
 }
 
 
@@ -278,6 +326,9 @@ def replay_sql(db: Database, name: str, isolation: str | None = None) -> Executi
         try:
             for who, template in race.steps:
                 conn = conns[who]
+                if template == AWAIT:
+                    steps.append(Step(who, _await(conn, name), state()))
+                    continue
                 if conn.pending is not None:
                     raise ValueError(f"schedule {name!r} steps {who} while its statement waits")
                 nxt = conn.read + 1 if isinstance(conn.read, int) else None
@@ -312,6 +363,16 @@ def replay_sql(db: Database, name: str, isolation: str | None = None) -> Executi
         steps=steps,
         initial_state=initial,
     )
+
+
+def _await(conn: _Connection, name: str) -> str:
+    """The step ``AWAIT``: wait until the server ends *conn*'s blocked statement; its text."""
+    if conn.pending is None:
+        raise ValueError(f"schedule {name!r} awaits {conn.name}, which waits for nothing")
+    done = conn.pending[1]
+    done.result(BOUND)  # TimeoutError after BOUND: a wait the server never ended
+    conn.pending = None
+    return f"... {_shown('the wait ends', done)}"
 
 
 def _settle(observer: Any, conn: _Connection) -> bool:

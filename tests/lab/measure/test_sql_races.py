@@ -54,6 +54,7 @@ def test_the_lost_update_loses_the_first_commit(db: Database) -> None:
         ("serializable", [], "n = 2"),
         ("claim for update", [4], "job 1: A, job 2: B"),
         ("skip locked", [], "job 1: A, job 2: B"),
+        ("one lock order", [5], "job 1: B, job 2: B"),
     ],
 )
 @needs_postgres
@@ -90,6 +91,24 @@ def test_serializable_fails_the_stale_write_and_the_retry_reads_the_new_value(
         "UPDATE counter SET n = 2",
         "COMMIT",
     ]
+
+
+@needs_postgres
+def test_two_orders_deadlock_and_the_server_cancels_the_one_that_closes_the_cycle(
+    db: Database,
+) -> None:
+    run = replay_sql(db, "deadlock")
+    assert run is not None
+    assert run.status == "violated"
+    assert run.message == "deadlock: the server cancelled a transaction; 1 of 2 committed"
+    assert waits(run) == [6, 7]  # A waits for B's row, then B for A's: a cycle
+    assert [(s.thread, s.text) for s in run.steps[7:]] == [
+        ("B", "... the wait ends -> ERROR 40P01: deadlock detected"),
+        ("B", "ROLLBACK"),
+        ("A", "... lock granted"),  # B's rollback let go of job 2
+        ("A", "COMMIT"),
+    ]
+    assert run.final_state == "job 1: A, job 2: A"
 
 
 @needs_postgres
