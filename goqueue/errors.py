@@ -128,8 +128,13 @@ class LeaseLost(StorageError):
 
     Attributes:
         job_id: the job whose outcome was not saved.
+        owner: the owner id of the process that holds it now.
     """
 
-    def __init__(self, message: str, job_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, storage: str, job_id: str, owner: str | None) -> None:
+        super().__init__(
+            f"{storage}: the outcome of job {job_id} was not saved: its lease ran out while"
+            f" it ran here, and another process ({owner}) took it over and runs it again"
+        )
         self.job_id = job_id
+        self.owner = owner

@@ -664,12 +664,7 @@ class PostgresStorage(JobStorage):
         owners = dict(self._all(self._sql.owners, (job_ids,)))
         for job_id in job_ids:
             if job_id in owners:
-                raise LeaseLost(
-                    f"postgres storage {self.server}: the outcome of job {job_id} was not"
-                    f" saved: its lease ran out while it ran here, and another process"
-                    f" ({owners[job_id]}) took it over and runs it again",
-                    job_id=job_id,
-                )
+                raise LeaseLost(f"postgres storage {self.server}", job_id, owners[job_id])
         raise JobNotFound(job_ids[0])
 
     def _read(self, row: tuple[Any, ...]) -> Job:

@@ -357,13 +357,7 @@ class SQLiteStorage(JobStorage):
             raise self._quarantine([(job_id, _diagnose(row))]) from None
 
     def update_job(self, job: Job) -> None:
-        job_id, *rest = self._to_row(job)
-        with self._transaction() as db:
-            changed = db.execute(f"{_UPDATE} WHERE id = ?", (*rest, job_id)).rowcount
-            if changed == 0:
-                raise JobNotFound(job.id)
-            if job.status is JobStatus.PROCESSING:
-                self._start_heartbeat()
+        self._rewrite(job, " WHERE id = ?", ())
 
     def hand_over_job(self, job: Job) -> None:
         """Save a run's outcome, unless another owner holds the job now.
@@ -373,22 +367,20 @@ class SQLiteStorage(JobStorage):
             LeaseLost: its lease ran out while it ran here and another process took it
                 over; nothing is saved (that process's run decides).
         """
+        self._rewrite(job, " WHERE id = ? AND (owner IS NULL OR owner = ?)", (self.owner,))
+
+    def _rewrite(self, job: Job, where: str, extra: tuple[str, ...]) -> None:
+        """Write *job* over its row, if the row matches *where* (id, then *extra*)."""
         job_id, *rest = self._to_row(job)
         with self._transaction() as db:
-            mine = " WHERE id = ? AND (owner IS NULL OR owner = ?)"
-            if db.execute(_UPDATE + mine, (*rest, job_id, self.owner)).rowcount:
+            if db.execute(_UPDATE + where, (*rest, job_id, *extra)).rowcount:
                 if job.status is JobStatus.PROCESSING:
                     self._start_heartbeat()
                 return
             row = db.execute("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(job.id)
-        raise LeaseLost(
-            f"sqlite storage {os.fspath(self.path)!r}: the outcome of job {job.id} was not"
-            f" saved: its lease ran out while it ran here, and another process ({row[0]})"
-            " took it over and runs it again",
-            job_id=job.id,
-        )
+        raise LeaseLost(f"sqlite storage {os.fspath(self.path)!r}", job.id, row[0])
 
     def claim_job(self, job_id: str) -> Job | None:
         """Atomically start a pending job: PENDING -> PROCESSING, leased to this owner.

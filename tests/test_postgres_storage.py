@@ -668,13 +668,19 @@ def hold_row(conn: psycopg.Connection[Any], schema: str, job_id: str) -> None:
     conn.execute(f"SELECT 1 FROM {schema}.jobs WHERE id = %s FOR UPDATE", (job_id,))
 
 
+def claimed_run(storage: PostgresStorage) -> Job:
+    """A new job, saved and claimed by *storage*: the copy its worker runs."""
+    job = Job(type="a")
+    storage.save_job(job)
+    run = storage.claim_job(job.id)
+    assert run is not None
+    return run
+
+
 def test_the_heartbeat_renews_around_a_row_another_transaction_holds(
     dsn: str, schema: str, storage: PostgresStorage
 ) -> None:
-    jobs = [Job(type="a") for _ in range(3)]
-    for job in jobs:
-        storage.save_job(job)
-        assert storage.claim_job(job.id) is not None
+    jobs = [claimed_run(storage) for _ in range(3)]
     with psycopg.connect(dsn) as other:
         hold_row(other, schema, jobs[1].id)  # as the completer's save of it would
         try:
@@ -707,10 +713,7 @@ def test_a_recovery_takes_back_around_a_row_another_transaction_holds(
 def test_closing_ends_leases_around_a_row_another_transaction_holds(
     dsn: str, schema: str, storage: PostgresStorage
 ) -> None:
-    jobs = [Job(type="a") for _ in range(2)]
-    for job in jobs:
-        storage.save_job(job)
-        assert storage.claim_job(job.id) is not None
+    jobs = [claimed_run(storage) for _ in range(2)]
     with psycopg.connect(dsn) as other:
         hold_row(other, schema, jobs[0].id)
         try:
@@ -727,14 +730,7 @@ def test_saves_of_the_same_jobs_in_opposite_orders_both_go_through(
 ) -> None:
     """Both saves wait for a row a third transaction holds, then for each other: locking
     in one order (by id), the second waits for the first instead of holding a row it wants."""
-    jobs = []
-    for _ in range(6):
-        job = Job(type="a")
-        storage.save_job(job)
-        claimed = storage.claim_job(job.id)
-        assert claimed is not None
-        claimed.mark_completed()
-        jobs.append(claimed)
+    jobs = [completed_run(storage) for _ in range(6)]
     by_id = sorted(jobs, key=lambda job: job.id)
     errors: list[BaseException] = []
 
@@ -769,82 +765,80 @@ def waiting_for_locks(dsn: str) -> int:
 # -- a late outcome ------------------------------------------------------------------------
 
 
-def taken_over(dsn: str, schema: str, late: PostgresStorage, job: Job) -> PostgresStorage:
-    """*late* claimed *job* and stalled past its lease; another host took the job back and
-    claimed it. Returns that host (the caller closes it)."""
-    assert late.claim_job(job.id) is not None
-    sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp() WHERE id = %s", job.id)
+@pytest.fixture
+def stalled(dsn: str, schema: str) -> Iterator[PostgresStorage]:
+    """A host whose heartbeat does not beat during a test (its lease is an hour), so that
+    a test can end its leases as a stalled process's run out."""
+    store = PostgresStorage(dsn, schema=schema, lease=3600)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def completed_run(storage: PostgresStorage) -> Job:
+    """A new job claimed by *storage* and run: the outcome it has to hand over."""
+    run = claimed_run(storage)
+    run.mark_completed()
+    return run
+
+
+def taken_over(dsn: str, schema: str, late: PostgresStorage) -> tuple[Job, PostgresStorage]:
+    """A run of *late*'s that outlived its lease: another host took the job back and
+    claimed it. Returns the run and that host (the caller closes it)."""
+    run = completed_run(late)
+    sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp() WHERE id = %s", run.id)
     other = PostgresStorage(dsn, schema=schema)  # opening takes expired leases back
     assert other.recovered == 1
-    assert other.claim_job(job.id) is not None
-    return other
+    assert other.claim_job(run.id) is not None
+    return run, other
 
 
 def test_a_late_outcome_is_not_saved_over_a_job_another_host_took_over(
-    dsn: str, schema: str, storage: PostgresStorage
+    dsn: str, schema: str, stalled: PostgresStorage
 ) -> None:
-    lost, kept = Job(type="a"), Job(type="a")
-    storage.save_job(lost)
-    storage.save_job(kept)
-    other = taken_over(dsn, schema, storage, lost)
+    late, other = taken_over(dsn, schema, stalled)
     try:
-        late = storage.get_job(lost.id)  # what the stalled run would hand over
-        assert late is not None
-        late.status, late.attempts = JobStatus.COMPLETED, 1
-        run = storage.claim_job(kept.id)
-        assert run is not None
-        run.mark_completed()
-        with pytest.raises(LeaseLost, match=rf"job {lost.id} .*{other.owner}") as info:
-            storage.hand_over_jobs([late, run])
-        assert info.value.job_id == lost.id
-        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)  # untouched
-        saved = storage.get_job(kept.id)
+        run = completed_run(stalled)
+        with pytest.raises(LeaseLost, match=rf"job {late.id} .*{other.owner}") as info:
+            stalled.hand_over_jobs([late, run])
+        assert info.value.job_id == late.id
+        assert lease_of(dsn, schema, late.id)[:2] == ("processing", other.owner)  # untouched
+        saved = stalled.get_job(run.id)
         assert saved is not None and saved.status is JobStatus.COMPLETED  # the other one
-        storage.hand_over_jobs([run])  # saving the same outcome again is harmless
+        stalled.hand_over_jobs([run])  # saving the same outcome again is harmless
         with pytest.raises(LeaseLost):
-            storage.hand_over_job(late)
-        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)
+            stalled.hand_over_job(late)
+        assert lease_of(dsn, schema, late.id)[:2] == ("processing", other.owner)
     finally:
         other.close()
 
 
 def test_a_late_outcome_ends_a_job_taken_back_that_nobody_runs_yet(
-    dsn: str, schema: str, storage: PostgresStorage
+    dsn: str, schema: str, stalled: PostgresStorage
 ) -> None:
-    job = Job(type="a")
-    storage.save_job(job)
-    run = storage.claim_job(job.id)
-    assert run is not None
+    run = completed_run(stalled)
     sql(dsn, f"UPDATE {schema}.jobs SET lease_expires_at = clock_timestamp()")
     with PostgresStorage(dsn, schema=schema) as other:
         assert other.recovered == 1  # pending again, nobody's
-        run.mark_completed()
-        storage.hand_over_jobs([run])
-        assert other.claim_job(job.id) is None  # done: not run a second time
-    saved = storage.get_job(job.id)
+        stalled.hand_over_jobs([run])
+        assert other.claim_job(run.id) is None  # done: not run a second time
+    saved = stalled.get_job(run.id)
     assert saved is not None and saved.status is JobStatus.COMPLETED
 
 
 def test_a_worker_drops_the_outcome_of_a_job_taken_over_and_saves_the_rest(
-    dsn: str, schema: str, storage: PostgresStorage, caplog: pytest.LogCaptureFixture
+    dsn: str, schema: str, stalled: PostgresStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    lost, kept = Job(type="a"), Job(type="a")
-    storage.save_job(lost)
-    storage.save_job(kept)
-    other = taken_over(dsn, schema, storage, lost)
+    late, other = taken_over(dsn, schema, stalled)
     try:
-        late = storage.get_job(lost.id)
-        assert late is not None
-        late.status, late.attempts = JobStatus.COMPLETED, 1
-        run = storage.claim_job(kept.id)
-        assert run is not None
-        run.mark_completed()
+        run = completed_run(stalled)
         done = RunOutcome(JobStatus.COMPLETED)
-        outcomes = JobProcessor(storage).hand_over_all([(late, done), (run, done)])
+        outcomes = JobProcessor(stalled).hand_over_all([(late, done), (run, done)])
         assert outcomes == [RunOutcome(None), done]  # the lost run counts as not run here
-        assert f"job {lost.id}: this run's outcome (completed) is dropped" in caplog.text
-        assert lease_of(dsn, schema, lost.id)[:2] == ("processing", other.owner)
-        saved = storage.get_job(kept.id)
+        assert f"job {late.id}: this run's outcome (completed) is dropped" in caplog.text
+        assert lease_of(dsn, schema, late.id)[:2] == ("processing", other.owner)
+        saved = stalled.get_job(run.id)
         assert saved is not None and saved.status is JobStatus.COMPLETED
     finally:
         other.close()

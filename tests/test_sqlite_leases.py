@@ -368,45 +368,44 @@ def test_a_lease_must_be_a_finite_positive_number(tmp_path: Path, lease: float) 
     assert not (tmp_path / "jobs.db").exists()  # refused before anything was made
 
 
+def stalled_run(path: Path, stalled: SQLiteStorage) -> Job:
+    """A job *stalled* claimed and ran, past its lease: the lease has run out (the storage's
+    own heartbeat, with a lease of an hour, does not beat during a test)."""
+    job = Job(type="a")
+    stalled.save_job(job)
+    run = stalled.claim_job(job.id)
+    assert run is not None
+    run.mark_completed()
+    expire = sqlite3.connect(path)
+    with expire:
+        expire.execute("UPDATE jobs SET lease_expires_at = 0 WHERE id = ?", (job.id,))
+    expire.close()
+    return run
+
+
 def test_a_late_outcome_is_not_saved_over_a_job_another_process_took_over(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "jobs.db"
-    with SQLiteStorage(path) as stalled:
-        job = Job(type="a")
-        stalled.save_job(job)
-        run = stalled.claim_job(job.id)
-        assert run is not None
-        expire = sqlite3.connect(path)  # stalled past its lease, say a paused VM
-        with expire:
-            expire.execute("UPDATE jobs SET lease_expires_at = 0")
-        expire.close()
+    with SQLiteStorage(path, lease=3600) as stalled:
+        run = stalled_run(path, stalled)
         with SQLiteStorage(path) as other:
             assert other.recovered == 1
-            assert other.claim_job(job.id) is not None
-            run.mark_completed()
-            with pytest.raises(LeaseLost, match=rf"job {job.id} .*{other.owner}") as info:
+            assert other.claim_job(run.id) is not None
+            with pytest.raises(LeaseLost, match=rf"job {run.id} .*{other.owner}") as info:
                 stalled.hand_over_job(run)
-            assert info.value.job_id == job.id
-            assert lease_of(path, job.id)[:2] == ("processing", other.owner)  # untouched
+            assert info.value.job_id == run.id
+            assert lease_of(path, run.id)[:2] == ("processing", other.owner)  # untouched
             outcome = JobProcessor(stalled).hand_over_all([(run, RunOutcome(run.status))])
             assert outcome == [RunOutcome(None)]  # a worker drops it: not run here
 
 
 def test_a_late_outcome_ends_a_job_taken_back_that_nobody_runs_yet(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
-    with SQLiteStorage(path) as stalled:
-        job = Job(type="a")
-        stalled.save_job(job)
-        run = stalled.claim_job(job.id)
-        assert run is not None
-        expire = sqlite3.connect(path)
-        with expire:
-            expire.execute("UPDATE jobs SET lease_expires_at = 0")
-        expire.close()
+    with SQLiteStorage(path, lease=3600) as stalled:
+        run = stalled_run(path, stalled)
         with SQLiteStorage(path) as other:
             assert other.recovered == 1  # pending again, nobody's
-            run.mark_completed()
             stalled.hand_over_job(run)
-            assert other.claim_job(job.id) is None  # done: not run a second time
-        assert lease_of(path, job.id) == ("completed", None, None)
+            assert other.claim_job(run.id) is None  # done: not run a second time
+        assert lease_of(path, run.id) == ("completed", None, None)

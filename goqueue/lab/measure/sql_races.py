@@ -130,6 +130,10 @@ def _claims(steps: Schedule) -> SqlRace:
     return SqlRace(JOBS, steps, _JOBS_STATE, _one_job_each)
 
 
+def _two_rows(steps: Schedule) -> SqlRace:
+    return SqlRace(JOBS, steps, _JOBS_STATE, _both_committed)
+
+
 def _claim_in_one(lock: str) -> Schedule:
     claim = f"{_TAKE}({_PENDING} {lock}) RETURNING id"
     return (
@@ -186,8 +190,7 @@ SQL_RACES: dict[str, SqlRace] = {
     "skip locked": _claims(_claim_in_one("FOR UPDATE SKIP LOCKED")),
     # Two transactions that each change jobs 1 and 2 (a heartbeat renewing leases, a save
     # of a batch of outcomes), in opposite orders, then in one order.
-    "deadlock": SqlRace(
-        JOBS,
+    "deadlock": _two_rows(
         (
             ("A", "BEGIN"),
             ("A", _TAKE + "1"),
@@ -199,12 +202,9 @@ SQL_RACES: dict[str, SqlRace] = {
             ("B", AWAIT),
             ("B", "ROLLBACK"),
             ("A", "COMMIT"),
-        ),
-        _JOBS_STATE,
-        _both_committed,
+        )
     ),
-    "one lock order": SqlRace(
-        JOBS,
+    "one lock order": _two_rows(
         (
             ("A", "BEGIN"),
             ("A", _TAKE + "1"),
@@ -215,9 +215,7 @@ SQL_RACES: dict[str, SqlRace] = {
             ("A", "COMMIT"),
             ("B", _TAKE + "2"),
             ("B", "COMMIT"),
-        ),
-        _JOBS_STATE,
-        _both_committed,
+        )
     ),
 }
 
