@@ -15,8 +15,8 @@ it may hold at once, run or not:
 
 So the pool keeps its count-based limit (buffer and workers: the most it can *soon*
 run) and adds to it what it runs in ``AHEAD`` seconds at its recent pace: nothing for
-long jobs, a few dozen for 10 ms ones. The pace is measured from jobs that left the
-pool's hands (run, or final) over windows of at least ``WINDOW`` seconds, so a pool
+long jobs, 80 for eight workers of 10 ms ones. The pace is measured from jobs that left
+the pool's hands (run, or final) over windows of at least ``WINDOW`` seconds, so a pool
 that idled starts a burst from the count-based limit and widens within a window.
 
 >>> import threading
@@ -26,9 +26,9 @@ that idled starts a burst from the count-based limit and widens within a window.
 (24, 6)
 >>> with lock:
 ...     pace.update(done=0, now=0.0)   # the first look: no pace yet
-...     pace.update(done=80, now=0.1)  # 800 jobs/s: 50 ms of them ahead, 40
+...     pace.update(done=80, now=0.1)  # 800 jobs/s: 0.1 s of them ahead, 80
 >>> pace.limit, pace.refill
-(64, 16)
+(104, 26)
 >>> with lock:
 ...     pace.update(done=80, now=0.5)  # idle since: back to the count-based limit
 >>> pace.limit
@@ -42,7 +42,7 @@ import threading
 __all__ = ["AHEAD", "MAX_AHEAD", "WINDOW", "ReserveAhead"]
 
 #: Seconds of work (at the measured pace) reserved beyond the buffer and the workers.
-AHEAD = 0.05
+AHEAD = 0.1
 #: The most jobs reserved beyond the buffer and the workers, whatever the pace.
 MAX_AHEAD = 256
 #: The shortest span (seconds) a pace is measured over.
