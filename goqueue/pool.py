@@ -96,6 +96,10 @@ OUTCOME_BATCH = 256
 #: How long the feeder of a pool on a shared storage waits for news of new jobs before it
 #: looks anyway (seconds); also the most a stop() waits for the feeder to notice.
 FEED_INTERVAL = 0.2
+#: On a storage that announces new jobs (``wait_for_jobs`` returns False when none were
+#: saved), the longest the feeder goes without looking (seconds): for jobs that fall due
+#: with no notice. An idle host then costs the database one look a second, not five.
+POLL_INTERVAL = 1.0
 
 
 def _check_count(name: str, value: object) -> None:
@@ -973,8 +977,9 @@ class WorkerPool:
     def _feeder(self) -> None:
         """On a shared storage: take on jobs other processes saved, as room allows.
 
-        Waits for news of new jobs (``JobStorage.wait_for_jobs``: a NOTIFY, or a poll),
-        then takes on pending ids it does not have yet, no more than it can soon run (the
+        Waits for news of new jobs (``JobStorage.wait_for_jobs``: a NOTIFY, or a poll;
+        told that nothing came, it looks anyway every POLL_INTERVAL), then takes on
+        pending ids it does not have yet, no more than it can soon run (the
         buffer and one per worker), so that several hosts share a backlog instead of
         each taking all of it. Claims decide who runs what: a job another host claimed
         first is not run here (``claim_job`` returns None).
@@ -989,14 +994,19 @@ class WorkerPool:
         # The last look found more than there was room for. A storage that batches is
         # looked at once: the backlog at start is the feeder's to take on.
         left_behind = self.storage.batches
+        look_by = 0.0  # the feeder looks by then, news or not
         while self._state is _RUNNING:
             try:
                 if left_behind:  # wait for room rather than for news
                     self._wait_for_room()
-                else:
-                    self.storage.wait_for_jobs(FEED_INTERVAL)
+                elif (  # ``is False``: a storage that returns None cannot tell
+                    self.storage.wait_for_jobs(FEED_INTERVAL) is False
+                    and time.monotonic() < look_by
+                ):
+                    continue  # nothing was saved: no need to look yet
                 if self._state is not _RUNNING:
                     return
+                look_by = time.monotonic() + POLL_INTERVAL
                 with self._lock:
                     if self.storage.batches:
                         done = self._ledger.submitted - len(self._ledger) + self._saving

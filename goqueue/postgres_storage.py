@@ -38,8 +38,9 @@ reserved jobs) lock their rows in one order, by id.
 **Wake-ups.** Saving a pending job sends ``NOTIFY <schema>_jobs`` in the same statement
 (so the notice goes out when the job is committed, never before). ``wait_for_jobs`` waits
 for such a notice on a connection of its own that ``LISTEN``\\s: an idle worker pool on
-another host takes on a new job within milliseconds, and polls only every few tenths of a
-second while nothing happens (the pool's feeder, see ``goqueue.pool``).
+another host takes on a new job within milliseconds. While no notice comes, it looks at
+the table only once a second (``goqueue.pool.POLL_INTERVAL``), for jobs that fall due
+without a notice (a retry left by a host that stopped, a job saved with a later due time).
 
 **Connections.** A ``psycopg_pool.ConnectionPool`` of ``pool_size`` connections (give one
 per worker thread plus two), in autocommit mode: every call is one statement, so one round
@@ -521,12 +522,18 @@ class PostgresStorage(JobStorage):
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
         return [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
 
-    def wait_for_jobs(self, timeout: float) -> None:
+    def wait_for_jobs(self, timeout: float) -> bool:
         """Block until a job is saved as pending (by any process), or *timeout* passes.
 
         Listens on the channel ``<schema>_jobs`` with a connection of its own (opened on
         the first call). Notices that came while nobody waited are not lost: the next
         call returns at once. A failure to listen falls back to waiting *timeout*.
+
+        Returns:
+            True if a notice came, or if this call could not be sure of hearing every
+            one (it opened the listening connection, whose ``LISTEN`` missed what came
+            before it; or it could not listen); False if it listened all the time and
+            nothing was saved.
         """
         import psycopg
 
@@ -534,25 +541,28 @@ class PostgresStorage(JobStorage):
             if self._closed:
                 raise QueueStateError(f"postgres storage is closed: {self.server}")
             try:
-                if self._listener is None or self._listener.closed:
+                opened = self._listener is None or self._listener.closed
+                if opened:
                     self._listener = psycopg.connect(
                         self._dsn, autocommit=True, connect_timeout=_whole(self._timeout)
                     )
                     self._listener.execute(f"LISTEN {self.channel}")
                 listener = self._listener
+                assert listener is not None
                 woken = False
                 for _ in listener.notifies(timeout=timeout, stop_after=1):
                     woken = True
                 if woken:  # take in the notices that came with it: one wake-up for all
                     for _ in listener.notifies(timeout=0.0):
                         pass
-                return
+                return woken or opened
             except psycopg.Error as err:
                 log.warning("could not listen for new jobs: %s", self._error(err))
                 if self._listener is not None:
                     self._listener.close()
                     self._listener = None
         self._closing.wait(timeout)
+        return True
 
     def clear(self) -> None:
         self._count(self._sql.clear, ())

@@ -502,17 +502,19 @@ class SQLiteStorage(JobStorage):
         with self._transaction() as db:
             db.execute("DELETE FROM jobs")
 
-    def wait_for_jobs(self, timeout: float) -> None:
+    def wait_for_jobs(self, timeout: float) -> bool:
         """Wait *timeout* seconds (SQLite cannot announce new rows), then take back the
         jobs of owners whose lease ran out, at most once per ``lease / 3`` seconds, so
-        that a pool on a shared file also runs a dead process's jobs."""
+        that a pool on a shared file also runs a dead process's jobs. Always True: new
+        rows may be there, and only a look tells."""
         if self._closing.wait(timeout):
-            return
+            return True
         now = time.monotonic()
         if now >= self._next_recovery:
             self._next_recovery = now + self.lease / 3
             if self.recover_expired():
                 log.info("sqlite storage %r took back jobs whose lease ran out", self.path)
+        return True
 
     def recover_expired(self) -> int:
         """Put back to pending the running jobs whose owner's lease has run out.

@@ -152,14 +152,21 @@ class JobStorage(abc.ABC):
         alone. The default does nothing: it never reserves.
         """
 
-    def wait_for_jobs(self, timeout: float) -> None:
+    def wait_for_jobs(self, timeout: float) -> bool:
         """Block until new pending jobs may exist, or *timeout* seconds pass.
 
         For the feeder of a pool on a ``shared`` storage. A storage that can be told of
         new jobs (PostgreSQL's ``LISTEN``) returns as soon as one is saved anywhere; the
         default just waits *timeout* seconds (polling).
+
+        Returns:
+            False only if the storage knows that no job was saved meanwhile (it listens,
+            and no notice came): the pool then looks without news only now and then
+            (``goqueue.pool.POLL_INTERVAL``). True if new jobs may exist, or if it
+            cannot tell (the default): the pool looks.
         """
         time.sleep(timeout)
+        return True
 
     @abc.abstractmethod
     def clear(self) -> None:

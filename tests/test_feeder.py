@@ -6,27 +6,58 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
 from support import FAILURE_BOUND, SLOW_BOUND, join_all, wait_until
 
+import goqueue.pool
 from goqueue import Job, JobContext, JobStatus, MemoryStorage, PoolState, Queue
+from goqueue.storage import PendingJob
 
 
 class SharedMemory(MemoryStorage):
-    """A MemoryStorage that says other processes add jobs to it (two pools stand in)."""
+    """A MemoryStorage that says other processes add jobs to it (two pools stand in).
+
+    Its ``wait_for_jobs`` is a NOTIFY in miniature: True once a save came since the last
+    call, False when the wait ended with none. It notes, at each call, how many looks
+    (``list_pending``) the pool had made so far.
+    """
 
     shared = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.saved = threading.Event()
+        self._news = threading.Condition()
+        self._unheard = 0  # saves that no wait_for_jobs has reported yet
+        self.looks = 0
+        self.looks_at_wait: list[int] = []
+        self.waited = threading.Event()  # set at the 50th wait_for_jobs
 
     def save_job(self, job: Job) -> None:
         super().save_job(job)
-        self.saved.set()
+        with self._news:
+            self._unheard += 1
+            self._news.notify_all()
 
-    def wait_for_jobs(self, timeout: float) -> None:  # a NOTIFY, in miniature
-        self.saved.wait(timeout)
-        self.saved.clear()
+    def list_pending(self) -> list[PendingJob]:
+        self.looks += 1  # only the pool's start() and its feeder look
+        return super().list_pending()
+
+    def wait_for_jobs(self, timeout: float) -> bool | None:
+        with self._news:
+            self.looks_at_wait.append(self.looks)
+            if len(self.looks_at_wait) == 50:
+                self.waited.set()
+            self._news.wait_for(lambda: self._unheard > 0, timeout)
+            news, self._unheard = self._unheard > 0, 0
+        return news
+
+
+class CannotTell(SharedMemory):
+    """A storage whose wait_for_jobs returns None, as before it could say False."""
+
+    def wait_for_jobs(self, timeout: float) -> bool | None:
+        super().wait_for_jobs(timeout)
+        return None
 
 
 def test_a_job_saved_by_another_process_is_run() -> None:
@@ -113,3 +144,49 @@ def test_a_non_draining_stop_leaves_other_processes_jobs_pending() -> None:
         ours.id: JobStatus.CANCELLED,
         outsider.id: JobStatus.PENDING,  # for another host to run
     }
+
+
+def fast_feeder(patch: pytest.MonkeyPatch, poll_interval: float) -> None:
+    """A feeder that waits 1 ms for news, and looks without news every *poll_interval*."""
+    patch.setattr(goqueue.pool, "FEED_INTERVAL", 0.001)
+    patch.setattr(goqueue.pool, "POLL_INTERVAL", poll_interval)
+
+
+def test_told_that_nothing_came_the_feeder_does_not_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    # wait_for_jobs returning False: the feeder looks again only after POLL_INTERVAL
+    # (an hour here), not after every wait; a job saved with news is run at once.
+    fast_feeder(monkeypatch, poll_interval=3600.0)
+    storage = SharedMemory()
+    with Queue(workers=1, storage=storage) as queue:
+        queue.register_handler("email", lambda ctx, payload: None)
+        assert storage.waited.wait(FAILURE_BOUND)
+        # start() looked once, the feeder once (after its first wait), then never: 48
+        # waits that heard nothing.
+        assert storage.looks_at_wait[:50] == [1] + [2] * 49
+        outsider = Job(type="email")
+        storage.save_job(outsider)  # as another host would: with news
+        wait_until(lambda: storage.get_job(outsider.id).status is JobStatus.COMPLETED)  # type: ignore[union-attr]
+
+
+def test_a_storage_that_cannot_tell_is_looked_at_after_every_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast_feeder(monkeypatch, poll_interval=3600.0)
+    storage = CannotTell()
+    with Queue(workers=1, storage=storage):
+        assert storage.waited.wait(FAILURE_BOUND)
+    assert storage.looks_at_wait[:50] == list(range(1, 51))
+
+
+def test_a_job_that_comes_without_news_is_found_by_a_later_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A retry left by a host that stopped falls due with no notice: only a look finds it.
+    fast_feeder(monkeypatch, poll_interval=0.05)
+    storage = SharedMemory()
+    with Queue(workers=1, storage=storage) as queue:
+        queue.register_handler("email", lambda ctx, payload: None)
+        assert storage.waited.wait(FAILURE_BOUND)
+        silent = Job(type="email")
+        MemoryStorage.save_job(storage, silent)  # saved, and nobody told
+        wait_until(lambda: storage.get_job(silent.id).status is JobStatus.COMPLETED)  # type: ignore[union-attr]

@@ -269,7 +269,7 @@ def test_a_save_on_another_host_wakes_wait_for_jobs(dsn: str, schema: str) -> No
         def wait() -> None:
             listening.set()
             started = time.monotonic()
-            waiter.wait_for_jobs(FAILURE_BOUND)
+            assert waiter.wait_for_jobs(FAILURE_BOUND) is True  # news
             woke_after.append(time.monotonic() - started)
 
         thread = threading.Thread(target=wait)
@@ -283,9 +283,10 @@ def test_a_save_on_another_host_wakes_wait_for_jobs(dsn: str, schema: str) -> No
 
 
 def test_wait_for_jobs_times_out_when_nothing_is_saved(storage: PostgresStorage) -> None:
-    storage.wait_for_jobs(0.0)
+    # The call that opens the LISTEN connection cannot know what came before it: "look".
+    assert storage.wait_for_jobs(0.0) is True
     started = time.monotonic()
-    storage.wait_for_jobs(0.2)
+    assert storage.wait_for_jobs(0.2) is False  # listened all along, and nothing came
     assert 0.15 <= time.monotonic() - started < FAILURE_BOUND
 
 
@@ -299,7 +300,7 @@ def test_a_finished_job_sends_no_notice(dsn: str, schema: str) -> None:
         job.cancel()
         saver.save_job(job)  # not pending: nobody needs waking
         started = time.monotonic()
-        waiter.wait_for_jobs(0.3)
+        assert waiter.wait_for_jobs(0.3) is False
         assert time.monotonic() - started >= 0.25
 
 
