@@ -979,10 +979,10 @@ class WorkerPool:
 
         Waits for news of new jobs (``JobStorage.wait_for_jobs``: a NOTIFY, or a poll;
         told that nothing came, it looks anyway every POLL_INTERVAL), then takes on
-        pending ids it does not have yet, no more than it can soon run (the
-        buffer and one per worker), so that several hosts share a backlog instead of
-        each taking all of it. Claims decide who runs what: a job another host claimed
-        first is not run here (``claim_job`` returns None).
+        pending ids it does not have yet, no more than it can soon run (the buffer and
+        one per worker), so that several hosts share a backlog instead of each taking
+        all of it. Claims decide who runs what: a job another host claimed first is not
+        run here (``claim_job`` returns None).
 
         A storage that ``batches`` is asked for that many due jobs in one step
         (``reserve_due``) instead: one round trip for a batch, already claimed for this

@@ -541,14 +541,14 @@ class PostgresStorage(JobStorage):
             if self._closed:
                 raise QueueStateError(f"postgres storage is closed: {self.server}")
             try:
-                opened = self._listener is None or self._listener.closed
-                if opened:
-                    self._listener = psycopg.connect(
+                listener = self._listener
+                opened = False  # a new LISTEN missed what came before it
+                if listener is None or listener.closed:
+                    listener = self._listener = psycopg.connect(
                         self._dsn, autocommit=True, connect_timeout=_whole(self._timeout)
                     )
-                    self._listener.execute(f"LISTEN {self.channel}")
-                listener = self._listener
-                assert listener is not None
+                    listener.execute(f"LISTEN {self.channel}")
+                    opened = True
                 woken = False
                 for _ in listener.notifies(timeout=timeout, stop_after=1):
                     woken = True

@@ -290,6 +290,27 @@ def test_wait_for_jobs_times_out_when_nothing_is_saved(storage: PostgresStorage)
     assert 0.15 <= time.monotonic() - started < FAILURE_BOUND
 
 
+def test_after_a_lost_listen_connection_wait_for_jobs_says_look(
+    dsn: str, schema: str, storage: PostgresStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Notices sent while the LISTEN connection was gone are lost: the calls that find it
+    # broken and that open a new one cannot say "nothing came", so the pool looks.
+    assert storage.wait_for_jobs(0.0) is True  # opens it
+    assert storage.wait_for_jobs(0.05) is False
+    [(pid,)] = sql(
+        dsn, "SELECT pid FROM pg_stat_activity WHERE query = %s", f"LISTEN {storage.channel}"
+    )
+    sql(dsn, "SELECT pg_terminate_backend(%s)", pid)
+    wait_until(
+        lambda: not sql(dsn, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", pid), poll=0.01
+    )
+    storage.save_job(Job(type="a"))  # its notice goes to nobody
+    assert storage.wait_for_jobs(0.05) is True  # finds the connection broken
+    assert "could not listen for new jobs" in caplog.text
+    assert storage.wait_for_jobs(0.05) is True  # listens again, from now on
+    assert storage.wait_for_jobs(0.05) is False
+
+
 def test_a_finished_job_sends_no_notice(dsn: str, schema: str) -> None:
     with (
         PostgresStorage(dsn, schema=schema) as waiter,
