@@ -63,6 +63,19 @@ def statuses(storage: PostgresStorage) -> Counter[JobStatus]:
     return Counter(job.status for job in storage.list_jobs())
 
 
+def copy_noop_jobs(dsn: str, schema: str, count: int) -> list[Job]:
+    """A backlog of *count* pending no-op jobs, committed at once (no notice)."""
+    jobs = [Job(type="noop") for _ in range(count)]
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        columns = "id, type, payload, max_retry, status, attempts, created_at, updated_at"
+        with conn.cursor().copy(f"COPY {schema}.jobs ({columns}) FROM STDIN") as copy:
+            for job in jobs:
+                copy.write_row(
+                    (job.id, "noop", "{}", 3, "pending", 0, job.created_at, job.created_at)
+                )
+    return jobs
+
+
 def test_two_pools_run_each_job_once_and_save_outcomes_in_batches(
     dsn: str, schema: str, outsider: PostgresStorage
 ) -> None:
@@ -101,14 +114,7 @@ def test_fast_jobs_are_reserved_further_ahead_than_the_buffer_and_the_workers(
 ) -> None:
     # A backlog of no-op jobs: thousands a second, far more than 2 workers and a buffer
     # of 4 hold. The feeder's limit grows with that pace (goqueue._pace), up to its cap.
-    jobs = [Job(type="noop") for _ in range(1500)]
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-        columns = "id, type, payload, max_retry, status, attempts, created_at, updated_at"
-        with conn.cursor().copy(f"COPY {schema}.jobs ({columns}) FROM STDIN") as copy:
-            for job in jobs:
-                copy.write_row(
-                    (job.id, "noop", "{}", 3, "pending", 0, job.created_at, job.created_at)
-                )
+    jobs = copy_noop_jobs(dsn, schema, 1500)
     storage = Counting(dsn, schema=schema, pool_size=4)
     try:
         with Queue(workers=2, storage=storage) as queue:
@@ -120,6 +126,54 @@ def test_fast_jobs_are_reserved_further_ahead_than_the_buffer_and_the_workers(
     base = 2 + 4  # the workers and the buffer
     assert storage.limits[0] == base  # no pace known yet
     assert base < max(storage.limits) <= base + MAX_AHEAD, storage.limits
+
+
+class SlowSaves(Counting):
+    """A completer that falls behind: every save waits until ``go`` is set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.go = threading.Event()
+        self.saving = threading.Event()
+
+    def hand_over_jobs(self, jobs: list[Job]) -> None:
+        self.saving.set()
+        assert self.go.wait(SLOW_BOUND)
+        super().hand_over_jobs(jobs)
+
+
+def test_a_completer_that_falls_behind_holds_the_feeder_back(
+    dsn: str, schema: str, outsider: PostgresStorage
+) -> None:
+    # Runs handed to the completer count as room for the feeder, but only one batch of
+    # them: with its saves stuck, the pool runs what it reserved, then stops reserving.
+    # (It used to reserve and run the whole backlog, every outcome unsaved.)
+    jobs = copy_noop_jobs(dsn, schema, 3000)
+    storage = SlowSaves(dsn, schema=schema, pool_size=4)
+    try:
+        with Queue(workers=2, storage=storage) as queue:
+            queue.register_handler("noop", lambda ctx, payload: None)
+
+            def held_back() -> bool:  # everything reserved has run; no room for more
+                pool = queue.pool
+                with pool._lock:
+                    idle = len(pool._buffer) == 0 and len(pool._active) == pool._saving
+                    return idle and pool._feeder_waiting and pool._room() < pool._reserve.refill
+
+            try:
+                assert storage.saving.wait(FAILURE_BOUND)
+                wait_until(held_back, poll=0.01)
+                unsaved = queue.statistics().unfinished
+                left = statuses(outsider)[JobStatus.PENDING]
+            finally:
+                storage.go.set()  # a failure must not leave the stop waiting for saves
+            wait_until(lambda: queue.statistics().completed == len(jobs), SLOW_BOUND, 0.01)
+    finally:
+        storage.close()
+    base = 2 + 4  # the workers and the buffer
+    assert unsaved <= base + MAX_AHEAD + goqueue.pool.OUTCOME_BATCH
+    assert left == len(jobs) - unsaved  # the rest waited in the table, for any host
+    assert set(statuses(outsider)) == {JobStatus.COMPLETED}
 
 
 def test_on_an_idle_pool_an_outcome_is_saved_without_the_linger(
