@@ -871,8 +871,7 @@ class WorkerPool:
                     elif self._active.get(job_id) == me:  # the completer will record it
                         self._active[job_id] = 0  # (0: no worker runs it any more)
                         self._saving += 1
-                        if self._feeder_waiting and self._room() >= self._reserve.refill:
-                            self._room_freed.notify()
+                        self._wake_feeder_if_room()
                 job_id = self._buffer.take(wake)
                 while job_id is not None and not unfinished(job_id):
                     job_id = self._buffer.take(wake)  # cancelled or released meanwhile: skip
@@ -952,8 +951,7 @@ class WorkerPool:
             with self._lock:
                 for (job_id, _, _), outcome in zip(runs, saved, strict=True):
                     self._record(job_id, outcome)
-                if self._feeder_waiting and self._room() >= self._reserve.refill:
-                    self._room_freed.notify()  # room it could not count before the save
+                self._wake_feeder_if_room()  # room it could not count before the save
             if end:
                 return
 
@@ -1044,6 +1042,11 @@ class WorkerPool:
         reserve the whole backlog and keep tens of thousands of finished runs unsaved
         (lost, and run again elsewhere, if it dies)."""
         return self._reserve.limit - len(self._ledger) + min(self._saving, OUTCOME_BATCH)
+
+    def _wake_feeder_if_room(self) -> None:
+        """Wake the feeder if it waits for room and there is enough now. Holds _lock."""
+        if self._feeder_waiting and self._room() >= self._reserve.refill:
+            self._room_freed.notify()
 
     def _wait_for_room(self) -> None:
         """The feeder's wait while jobs are left behind: until a quarter of the room it

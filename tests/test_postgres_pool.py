@@ -156,8 +156,9 @@ def test_a_completer_that_falls_behind_holds_the_feeder_back(
 
             def held_back() -> bool:  # everything reserved has run; no room for more
                 pool = queue.pool
-                with pool._lock:
-                    idle = len(pool._buffer) == 0 and len(pool._active) == pool._saving
+                with pool._lock:  # one moment: statistics() takes the same (re-entrant) lock
+                    stats = queue.statistics()
+                    idle = stats.running == stats.buffered == 0
                     return idle and pool._feeder_waiting and pool._room() < pool._reserve.refill
 
             try:
