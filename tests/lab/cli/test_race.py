@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from support import FAILURE_BOUND
@@ -62,10 +61,8 @@ def test_verdicts_follow_the_anomalies_and_the_operation_count() -> None:
 
 
 @pytest.mark.slow  # starts up to 5,000 threads in a subprocess: about 1 s, more under load
-def test_5000_threads_in_half_a_second_is_inconclusive_and_takes_about_half_a_second() -> None:
-    started = time.monotonic()
+def test_5000_threads_in_half_a_second_are_called_off_and_graded_inconclusive() -> None:
     done = run_lab("race", "--threads", "5000", "--seconds", "0.5", "--width", "200")
-    took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     out = done.stdout
     summary = re.search(r"^unsafe: anomalies: 0 in ([\d,]+) operations \((\d+) trials", out, re.M)
@@ -73,9 +70,11 @@ def test_5000_threads_in_half_a_second_is_inconclusive_and_takes_about_half_a_se
     ops = summary[1]
     assert re.search(rf"^INCONCLUSIVE: only {ops} operations, too few", out, re.M), out
     assert "ACCEPTABLE" not in out or int(ops.replace(",", "")) > 0
-    # --seconds honoured: the interpreter's start, 0.5 s, then joining the threads started
-    # (19-54 s before: every trial started all 5,000 threads whatever the time left).
-    assert took < 0.5 + 6.0, f"took {took:.1f} s"
+    # That --seconds is honoured (each trial called off within one batch of threads once
+    # the time is up; every trial started all 5,000 before, 19-54 s) is held by
+    # test_hammer's test_a_trial_with_no_time_left_to_start_its_threads_is_called_off,
+    # with no clock: this run takes 1-3 s here, and once in a few dozen runs 6-12 s (the
+    # first trial's thousands of threads start or end slowly), so no time bound fits.
     assert summary[2] == "10"  # every trial is reported, the called-off ones INCONCLUSIVE
 
 
