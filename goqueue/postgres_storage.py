@@ -515,9 +515,8 @@ class PostgresStorage(JobStorage):
         No payloads. When there are more, the list holds the oldest jobs that are due
         first, then the retries that are not due yet, soonest first, so that a crowd of
         far-off retries never hides jobs that could run now; the list itself is in the
-        order the jobs were saved. (A worker pool reads it only as it starts, so that a
-        storage that cannot be read fails ``start()``; it takes on jobs with
-        ``reserve_due``.)
+        order the jobs were saved. (A worker pool on this storage never reads it: it
+        takes on jobs with ``reserve_due``.)
         """
         rows = self._all(self._sql.pending, (PENDING_BATCH,))
         return [PendingJob(job_id, job_type, due) for job_id, job_type, due in rows]
@@ -724,9 +723,9 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
     ``jit = off`` because of that setting: it prices a sort at 10^10, far over
     ``jit_above_cost``, so a statement that must sort (``list_pending``, which every
-    pool's ``start()`` calls) was compiled by LLVM before it ran, about 0.1 s of server
-    CPU on an idle machine and 0.5 s with eight hosts starting at once, for a statement
-    that then ran in 0.1 ms. No statement here is long enough for JIT to pay.
+    pool's ``start()`` called then) was compiled by LLVM before it ran, about 0.1 s of
+    server CPU on an idle machine and 0.5 s with eight hosts starting at once, for a
+    statement that then ran in 0.1 ms. No statement here is long enough for JIT to pay.
     """
     conn.execute("SET TIME ZONE 'UTC'")
     conn.execute("SET enable_sort = off")

@@ -145,7 +145,7 @@ def test_no_statement_is_compiled_before_it_runs(
 ) -> None:
     # The storage turns sorting off (enable_sort, see _configure), which prices a sort
     # over jit_above_cost: a statement that must sort was JIT-compiled on every call,
-    # 0.1-0.5 s of server CPU for a 0.1 ms query (list_pending, at every pool's start).
+    # 0.1-0.5 s of server CPU for a 0.1 ms query (list_pending; pools then read it at start).
     if not sql(dsn, "SELECT pg_jit_available()")[0][0]:
         pytest.skip("this server has no JIT: nothing to check")
     for n in range(20):
