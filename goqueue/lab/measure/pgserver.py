@@ -135,6 +135,8 @@ class PostgresServer:
     Args:
         password_roles: role name -> password, for roles that must log in with a password
             (superusers, ``scram-sha-256``); every other role is trusted on the socket.
+        settings: ``postgresql.conf`` settings beside (or instead of) ``SETTINGS``, e.g.
+            ``{"track_commit_timestamp": "on"}`` for a benchmark.
 
     Attributes:
         folder: the temporary directory (data in ``data/``, the socket beside it).
@@ -145,12 +147,17 @@ class PostgresServer:
         RuntimeError: no server binaries are installed (``unavailable()`` says what to do).
     """
 
-    def __init__(self, password_roles: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        password_roles: Mapping[str, str] | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         binaries = server_binaries()
         if binaries is None:
             raise RuntimeError("postgres server binaries not found in /usr/lib/postgresql")
         self.binaries = binaries
         self.password_roles = dict(password_roles or {})
+        self.settings = {**SETTINGS, **(settings or {})}
         self.folder = Path(tempfile.mkdtemp(prefix="goqueue-pg-"))
         self.data = self.folder / "data"
         self.dsn = f"host={self.folder} dbname={DATABASE} user={SUPERUSER}"
@@ -193,7 +200,7 @@ class PostgresServer:
         )
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(f"unix_socket_directories = '{self.folder}'\n")
-            for name, value in SETTINGS.items():
+            for name, value in self.settings.items():
                 conf.write(f"{name} = {value}\n")
         # Password roles first: pg_hba.conf is read top down, the first match wins.
         lines = [f"local all {role} scram-sha-256\n" for role in self.password_roles]

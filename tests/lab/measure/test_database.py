@@ -44,7 +44,9 @@ def test_start_database_starts_one_server_per_process_and_it_answers() -> None:
 def test_a_server_listens_on_its_socket_only_and_stop_removes_its_folder() -> None:
     import psycopg
 
-    server = PostgresServer(password_roles={"guarded": "pw-123"})
+    server = PostgresServer(
+        password_roles={"guarded": "pw-123"}, settings={"track_commit_timestamp": "on"}
+    )
     with server:
         with psycopg.connect(server.dsn) as conn:
             settings: dict[str, str] = dict(
@@ -52,6 +54,7 @@ def test_a_server_listens_on_its_socket_only_and_stop_removes_its_folder() -> No
             )
         assert settings["listen_addresses"] == ""
         assert settings["unix_socket_directories"] == str(server.folder)
+        assert (settings["track_commit_timestamp"], settings["fsync"]) == ("on", "off")
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(f"host={server.folder} dbname=goqueue user=guarded password=no")
     assert not server.folder.exists() and not server.started
