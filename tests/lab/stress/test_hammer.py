@@ -8,11 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import FAILURE_BOUND
+from support import FAILURE_BOUND, wait_until
 
 from goqueue import Registry
 from goqueue.lab.specimens.registries import RegistryStatistics, UnsafeRegistry
-from goqueue.lab.stress.hammer import START_BATCH, HammerInterrupted, HammerProgress, hammer
+from goqueue.lab.stress.hammer import (
+    END_INTERVAL,
+    START_BATCH,
+    HammerInterrupted,
+    HammerProgress,
+    _end_trial,
+    hammer,
+)
 from goqueue.lab.stress.outcomes import Grade
 
 MILLION = 1_000_000
@@ -80,6 +87,35 @@ def test_switch_interval_is_set_for_the_run_and_restored() -> None:
     assert running and all(not d and s == pytest.approx(1e-5) for d, s in running)
     assert done and after == before  # restored before the final report
     assert sys.getswitchinterval() == before
+
+
+def test_threads_freed_from_the_barrier_leave_under_a_long_switch_interval() -> None:
+    # A called-off trial's threads all wake at once, only to return. Under a switch
+    # interval of milliseconds, thousands of them took the GIL from one another and
+    # from the joining thread (1-12 s to end 5,000); they leave under END_INTERVAL, and
+    # the run's own interval is back before the next trial.
+    before = sys.getswitchinterval()
+    barrier = threading.Barrier(5)
+    woke_under: list[float] = []
+
+    def wait() -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            woke_under.append(sys.getswitchinterval())
+
+    workers = [threading.Thread(target=wait) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: barrier.n_waiting == 4, FAILURE_BOUND)
+    sys.setswitchinterval(1e-4)  # the run's interval
+    try:
+        _end_trial(barrier, workers, 1e-4)
+        assert sys.getswitchinterval() == pytest.approx(1e-4)
+    finally:
+        sys.setswitchinterval(before)
+    assert woke_under == [pytest.approx(END_INTERVAL)] * 4
+    assert not [worker for worker in workers if worker.is_alive()]
 
 
 def test_switch_interval_and_threads_are_restored_when_progress_raises() -> None:
