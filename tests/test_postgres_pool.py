@@ -76,6 +76,17 @@ def copy_noop_jobs(dsn: str, schema: str, count: int) -> list[Job]:
     return jobs
 
 
+def run_backlog(storage: PostgresStorage, count: int) -> None:
+    """Run a pool of 2 workers on *storage* until it has completed *count* no-op jobs of
+    the backlog; then stop it and close *storage*."""
+    try:
+        with Queue(workers=2, storage=storage) as queue:
+            queue.register_handler("noop", lambda ctx, payload: None)
+            wait_until(lambda: queue.statistics().completed == count, SLOW_BOUND, 0.01)
+    finally:
+        storage.close()
+
+
 def test_two_pools_run_each_job_once_and_save_outcomes_in_batches(
     dsn: str, schema: str, outsider: PostgresStorage
 ) -> None:
@@ -122,13 +133,7 @@ def test_a_pool_starts_without_listing_the_backlog_and_its_feeder_takes_it_on(
     # start() used to list the pending jobs and throw the list away (the feeder reserves
     # them): with 500,000 pending, 0.1 s of the server's CPU at every host's start.
     jobs = copy_noop_jobs(dsn, schema, 50)
-    storage = Unlisted(dsn, schema=schema, pool_size=4)
-    try:
-        with Queue(workers=2, storage=storage) as queue:
-            queue.register_handler("noop", lambda ctx, payload: None)
-            wait_until(lambda: queue.statistics().completed == len(jobs), SLOW_BOUND, 0.01)
-    finally:
-        storage.close()
+    run_backlog(Unlisted(dsn, schema=schema, pool_size=4), len(jobs))
     assert statuses(outsider) == Counter({JobStatus.COMPLETED: len(jobs)})
 
 
@@ -139,12 +144,7 @@ def test_fast_jobs_are_reserved_further_ahead_than_the_buffer_and_the_workers(
     # of 4 hold. The feeder's limit grows with that pace (goqueue._pace), up to its cap.
     jobs = copy_noop_jobs(dsn, schema, 1500)
     storage = Counting(dsn, schema=schema, pool_size=4)
-    try:
-        with Queue(workers=2, storage=storage) as queue:
-            queue.register_handler("noop", lambda ctx, payload: None)
-            wait_until(lambda: queue.statistics().completed == len(jobs), SLOW_BOUND, 0.01)
-    finally:
-        storage.close()
+    run_backlog(storage, len(jobs))
     assert set(statuses(outsider)) == {JobStatus.COMPLETED}
     base = 2 + 4  # the workers and the buffer
     assert storage.limits[0] == base  # no pace known yet

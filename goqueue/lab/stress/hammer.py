@@ -366,10 +366,10 @@ def hammer(
                     )
                     workers.append(worker)
                     worker.start()
-                if called_off.is_set():
-                    sys.setswitchinterval(END_INTERVAL)  # see _end_trial
-                    barrier.abort()
-                for worker in workers:
+                # A trial called off leaves its threads waiting at the barrier:
+                # _end_trial frees and joins them.
+                running = [] if called_off.is_set() else workers
+                for worker in running:
                     while worker.is_alive():
                         worker.join(PROGRESS_INTERVAL)
                         if progress is not None and worker.is_alive():
